@@ -1,0 +1,68 @@
+//! The Bespoke UI: routes, pages and components, rendered on the server and hydrated in the browser.
+//! Server functions in `api/` are thin adapters over the service crates (feature `ssr` only).
+
+pub mod api;
+pub mod components;
+mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use error::AppError;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::{api::UserView, components::Shell, pages::*};
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="description" content="Bespoke: buy from and commission work directly from independent dealers." />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-stone-50 text-stone-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in user, loaded once per page and shared through context.
+#[derive(Clone, Copy)]
+pub struct CurrentUser(pub Resource<Result<Option<UserView>, AppError>>);
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user = Resource::new(|| (), |_| api::auth::current_user());
+    provide_context(CurrentUser(user));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/bespoke.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Title formatter=|t: String| if t.is_empty() { "Bespoke".to_owned() } else { format!("{t} · Bespoke") } />
+        <Router>
+            <Shell>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage />
+                    <Route path=path!("/sign-up") view=SignUpPage />
+                    <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/account") view=AccountPage />
+                    <Route path=path!("/dealer") view=DealerPage />
+                    <Route path=path!("/admin") view=AdminPage />
+                </Routes>
+            </Shell>
+        </Router>
+    }
+}

@@ -1,0 +1,13 @@
+mod account;
+mod admin;
+mod auth;
+mod dealer;
+mod home;
+mod not_found;
+
+pub use account::AccountPage;
+pub use admin::AdminPage;
+pub use auth::{SignInPage, SignUpPage};
+pub use dealer::DealerPage;
+pub use home::HomePage;
+pub use not_found::NotFound;

@@ -1,0 +1,282 @@
+//! Typed, layered configuration, parsed once at start-up: defaults → optional TOML file
+//! (`BESPOKE_CONFIG`, or `./bespoke.toml` when present) → environment variables. A bad value stops
+//! the start with a message that names the setting.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {setting}: {message}")]
+    Invalid { setting: String, message: String },
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// A secret that never shows in logs or debug output.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `BESPOKE_ADDR`: where to listen (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// `BESPOKE_DATA_DIR`: the SQLite file and uploads live here.
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: unset = SQLite in the data dir; `postgres://…` = PostgreSQL.
+    pub database_url: Option<SecretString>,
+    /// `BESPOKE_SITE_ROOT`: the built static site (wasm, CSS, public files).
+    pub site_root: PathBuf,
+    /// `BESPOKE_LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// `BESPOKE_SECURE_COOKIES`: mark the session cookie `Secure` (set it when served over TLS).
+    pub secure_cookies: bool,
+    /// `BESPOKE_TRUST_PROXY`: take the client IP from `X-Forwarded-For` (only behind a proxy you run).
+    pub trust_proxy: bool,
+    /// `BESPOKE_ACCOUNTS__MAX_FAILURES_PER_ACCOUNT` / `…_PER_IP`: sign-in throttling.
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            site_root: PathBuf::from("target/site"),
+            log_format: LogFormat::Pretty,
+            secure_cookies: false,
+            trust_proxy: false,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 50,
+        }
+    }
+}
+
+/// The file layer: every key optional, unknown keys refused (a typo should not pass silently).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLayer {
+    addr: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    site_root: Option<PathBuf>,
+    log_format: Option<String>,
+    secure_cookies: Option<bool>,
+    trust_proxy: Option<bool>,
+    accounts: Option<AccountsLayer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsLayer {
+    max_failures_per_account: Option<i64>,
+    max_failures_per_ip: Option<i64>,
+}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { setting: setting.to_owned(), message: message.into() }
+}
+
+fn parse_addr(setting: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.trim().parse().map_err(|_| invalid(setting, format!("{v:?} is not an address like 127.0.0.1:3000")))
+}
+
+fn parse_bool(setting: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(invalid(setting, format!("{v:?} is not true or false"))),
+    }
+}
+
+fn parse_log_format(setting: &str, v: &str) -> Result<LogFormat, ConfigError> {
+    match v.trim() {
+        "pretty" => Ok(LogFormat::Pretty),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(invalid(setting, format!("{v:?} is not pretty or json"))),
+    }
+}
+
+fn parse_count(setting: &str, v: &str) -> Result<i64, ConfigError> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(invalid(setting, format!("{v:?} is not a whole number of at least 1"))),
+    }
+}
+
+fn check_db_url(setting: &str, v: &str) -> Result<SecretString, ConfigError> {
+    let v = v.trim();
+    if v.starts_with("postgres://") || v.starts_with("postgresql://") || v.starts_with("sqlite:") {
+        Ok(SecretString::new(v))
+    } else {
+        Err(invalid(setting, "expected a postgres://… or sqlite://… url"))
+    }
+}
+
+impl Settings {
+    /// Loads the layers from the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(|k| std::env::var(k).ok())
+    }
+
+    /// Loads the layers with `env` as the environment (tests pass a map).
+    pub fn load_from(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut s = Settings::default();
+        let path = env("BESPOKE_CONFIG").map(PathBuf::from).or_else(|| {
+            let p = PathBuf::from("bespoke.toml");
+            p.exists().then_some(p)
+        });
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })?;
+            let f: FileLayer = toml::from_str(&text)
+                .map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.to_string() })?;
+            s.apply_file(f)?;
+        }
+        if let Some(v) = env("BESPOKE_ADDR") {
+            s.addr = parse_addr("BESPOKE_ADDR", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_DATA_DIR") {
+            if v.trim().is_empty() {
+                return Err(invalid("BESPOKE_DATA_DIR", "must not be empty"));
+            }
+            s.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("DATABASE_URL").filter(|v| !v.trim().is_empty()) {
+            s.database_url = Some(check_db_url("DATABASE_URL", &v)?);
+        }
+        if let Some(v) = env("BESPOKE_SITE_ROOT").or_else(|| env("LEPTOS_SITE_ROOT")) {
+            s.site_root = PathBuf::from(v);
+        }
+        if let Some(v) = env("BESPOKE_LOG_FORMAT") {
+            s.log_format = parse_log_format("BESPOKE_LOG_FORMAT", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_SECURE_COOKIES") {
+            s.secure_cookies = parse_bool("BESPOKE_SECURE_COOKIES", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_TRUST_PROXY") {
+            s.trust_proxy = parse_bool("BESPOKE_TRUST_PROXY", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_ACCOUNT") {
+            s.max_failures_per_account = parse_count("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_ACCOUNT", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP") {
+            s.max_failures_per_ip = parse_count("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP", &v)?;
+        }
+        Ok(s)
+    }
+
+    fn apply_file(&mut self, f: FileLayer) -> Result<(), ConfigError> {
+        if let Some(v) = f.addr {
+            self.addr = parse_addr("addr", &v)?;
+        }
+        if let Some(v) = f.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = f.database_url {
+            self.database_url = Some(check_db_url("database_url", &v)?);
+        }
+        if let Some(v) = f.site_root {
+            self.site_root = v;
+        }
+        if let Some(v) = f.log_format {
+            self.log_format = parse_log_format("log_format", &v)?;
+        }
+        if let Some(v) = f.secure_cookies {
+            self.secure_cookies = v;
+        }
+        if let Some(v) = f.trust_proxy {
+            self.trust_proxy = v;
+        }
+        if let Some(a) = f.accounts {
+            if let Some(n) = a.max_failures_per_account {
+                self.max_failures_per_account = parse_count("accounts.max_failures_per_account", &n.to_string())?;
+            }
+            if let Some(n) = a.max_failures_per_ip {
+                self.max_failures_per_ip = parse_count("accounts.max_failures_per_ip", &n.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The database url in force: `DATABASE_URL`, or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> std::io::Result<String> {
+        match &self.database_url {
+            Some(u) => Ok(u.expose().to_owned()),
+            None => kernel::Db::sqlite_url_in(&self.data_dir),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::load_from(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_then_env() {
+        let s = load(&[]).map_err(|e| e.to_string());
+        assert_eq!(s.as_ref().map(|s| s.addr.to_string()), Ok("127.0.0.1:3000".to_owned()));
+        let s = load(&[("BESPOKE_ADDR", "0.0.0.0:8080"), ("DATABASE_URL", "postgres://u@h/db")]);
+        let s = s.map_err(|e| e.to_string());
+        assert_eq!(s.as_ref().map(|s| s.addr.port()), Ok(8080));
+        assert!(s.is_ok_and(|s| s.database_url.is_some()));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let e = load(&[("BESPOKE_ADDR", "nope")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with("setting BESPOKE_ADDR:"), "{e}");
+        let e = load(&[("DATABASE_URL", "mysql://x")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with("setting DATABASE_URL:"), "{e}");
+        let e = load(&[("BESPOKE_SECURE_COOKIES", "maybe")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("BESPOKE_SECURE_COOKIES"), "{e}");
+    }
+
+    #[test]
+    fn file_layer_is_below_env() {
+        let dir = std::env::temp_dir().join(format!("bespoke-cfg-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("bespoke.toml");
+        let _ = std::fs::write(&path, "addr = \"127.0.0.1:4000\"\ndata_dir = \"/tmp/x\"\n[accounts]\nmax_failures_per_ip = 9\n");
+        let p = path.display().to_string();
+        let s = load(&[("BESPOKE_CONFIG", &p)]).map_err(|e| e.to_string());
+        assert_eq!(s.as_ref().map(|s| (s.addr.port(), s.max_failures_per_ip)), Ok((4000, 9)));
+        let s = load(&[("BESPOKE_CONFIG", &p), ("BESPOKE_ADDR", "127.0.0.1:5000")]).map_err(|e| e.to_string());
+        assert_eq!(s.map(|s| s.addr.port()), Ok(5000));
+        let _ = std::fs::write(&path, "adress = \"typo\"\n");
+        let e = load(&[("BESPOKE_CONFIG", &p)]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("adress"), "{e}");
+    }
+}

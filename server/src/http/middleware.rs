@@ -1,0 +1,68 @@
+//! One layer around every request: assigns the request id (kept from a sane incoming
+//! `x-request-id`), resolves the client IP, opens the tracing span and records metrics.
+
+use std::{net::SocketAddr, time::Instant};
+
+use app::ssr::{ClientIp, RequestId};
+use axum::{
+    extract::{ConnectInfo, MatchedPath, Request, State},
+    http::HeaderValue,
+    middleware::Next,
+    response::Response,
+};
+use tracing::Instrument;
+
+use crate::AppState;
+
+fn incoming_request_id(req: &Request) -> Option<String> {
+    let v = req.headers().get("x-request-id")?.to_str().ok()?;
+    (!v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| v.to_owned())
+}
+
+fn client_ip(req: &Request, trust_proxy: bool) -> Option<String> {
+    if trust_proxy {
+        if let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        {
+            return Some(first.to_owned());
+        }
+    }
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| if req.uri().path().starts_with("/pkg/") { "/pkg/*".into() } else { "unmatched".into() });
+    let method = req.method().as_str().to_owned();
+    if let Some(ip) = client_ip(&req, state.settings.trust_proxy) {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed();
+    state.metrics.observe(&method, &route, status, elapsed);
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request failed");
+        } else {
+            tracing::debug!(status, elapsed_ms = elapsed.as_secs_f64() * 1e3, "request");
+        }
+    });
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}

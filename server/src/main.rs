@@ -1,0 +1,115 @@
+//! `server`: serves the marketplace when run without arguments; maintenance tasks are subcommands.
+
+use std::process::ExitCode;
+
+use accounts::Role;
+use clap::{Parser, Subcommand};
+use server::{config::Settings, startup, telemetry, Application};
+
+#[derive(Parser)]
+#[command(name = "server", about = "Bespoke marketplace server", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the pages, API and WebSockets (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create the demo store's accounts (idempotent) and print their credentials.
+    Seed,
+    /// Account administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account with a role (e.g. the first admin).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// The password; read from BESPOKE_ADMIN_PASSWORD when omitted.
+        #[arg(long, env = "BESPOKE_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Change an existing account's role.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(settings.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    match cmd {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), backend = ?app.state.db.backend(), "listening on http://{}:{}", app.state.settings.addr.ip(), app.port());
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let db = startup::connect_db(&settings).await?;
+            println!("migrations applied ({:?})", db.backend());
+        }
+        Command::Seed => {
+            let db = startup::connect_db(&settings).await?;
+            let accounts = accounts::Accounts::new(db, startup::accounts_config(&settings));
+            server::seed::run(&accounts).await?;
+        }
+        Command::Admin { command } => {
+            let db = startup::connect_db(&settings).await?;
+            let accounts = accounts::Accounts::new(db, startup::accounts_config(&settings));
+            match command {
+                AdminCommand::Create { email, role, name, password } => {
+                    let role = Role::parse(&role)?;
+                    let u = accounts.create_with_role(&email, &name, &password, role).await?;
+                    println!("created {} ({}) with id {}", u.email, u.role.as_str(), u.id);
+                }
+                AdminCommand::SetRole { email, role } => {
+                    let role = Role::parse(&role)?;
+                    let u = accounts.user_by_email(&email).await?.ok_or("no account with that email")?;
+                    let u = accounts.set_role(u.id, role).await?;
+                    println!("{} is now {}", u.email, u.role.as_str());
+                }
+            }
+        }
+    }
+    Ok(())
+}

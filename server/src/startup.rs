@@ -1,0 +1,136 @@
+//! Wiring: everything the process needs is built once here and shared through [`AppState`].
+
+use std::{net::SocketAddr, sync::Arc};
+
+use accounts::{Accounts, AccountsConfig};
+use axum::{extract::FromRef, Router};
+use kernel::Db;
+use leptos::prelude::*;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+
+use crate::{config::Settings, http, telemetry::Metrics};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub accounts: Accounts,
+    pub metrics: Arc<Metrics>,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// The context every server function and page render gets.
+    fn provide(&self) {
+        provide_context(app::ssr::Services {
+            accounts: self.accounts.clone(),
+            secure_cookies: self.settings.secure_cookies,
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not open the database: {0}")]
+    Db(#[from] kernel::DbError),
+    #[error("could not prepare the data dir {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub state: AppState,
+}
+
+pub async fn connect_db(settings: &Settings) -> Result<Db, StartError> {
+    let url = settings
+        .effective_database_url()
+        .map_err(|source| StartError::DataDir { path: settings.data_dir.display().to_string(), source })?;
+    let db = Db::connect(&url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub fn accounts_config(settings: &Settings) -> AccountsConfig {
+    AccountsConfig {
+        max_failures_per_account: settings.max_failures_per_account,
+        max_failures_per_ip: settings.max_failures_per_ip,
+        ..AccountsConfig::default()
+    }
+}
+
+fn leptos_options(settings: &Settings) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("bespoke")
+        .site_root(settings.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.addr)
+        .build()
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let db = connect_db(&settings).await?;
+        Self::build_with_db(settings, db).await
+    }
+
+    pub async fn build_with_db(settings: Settings, db: Db) -> Result<Self, StartError> {
+        let accounts = Accounts::new(db.clone(), accounts_config(&settings));
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
+        let state = AppState {
+            leptos_options: leptos_options(&settings),
+            db,
+            accounts,
+            metrics: Arc::new(Metrics::default()),
+            settings: Arc::new(settings),
+        };
+        let router = router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let ctx_state = state.clone();
+    let ctx = move || ctx_state.provide();
+    let shell_opts = state.leptos_options.clone();
+    let fallback_state = state.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, ctx.clone(), move || app::shell(shell_opts.clone()))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(move || fallback_state.provide(), app::shell))
+        .with_state(state.clone());
+    http::routes(state.clone())
+        .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state, http::middleware::observe))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,67 @@
+//! argon2id hashing. Hashing is CPU-heavy (tens of milliseconds by design), so callers run it
+//! through `spawn_blocking`, never on an async runtime thread.
+
+use argon2::{
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Params, Version,
+};
+use rand::rngs::OsRng;
+
+/// argon2id cost parameters; the defaults are OWASP's minimum (19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Copy)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+    }
+}
+
+fn hasher(p: Argon2Params) -> Result<Argon2<'static>, argon2::Error> {
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(p.memory_kib, p.iterations, p.parallelism, None)?))
+}
+
+/// Returns the PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+pub fn hash_password(password: &str, params: Argon2Params) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let h = hasher(params).map_err(|e| e.to_string())?;
+    h.hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+/// Verifies with the parameters stored in the PHC string itself.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_read_back_from_phc() {
+        let phc = hash_password("correct horse battery", Argon2Params::default()).unwrap_or_default();
+        let parsed = PasswordHash::new(&phc).ok();
+        let parsed = parsed.as_ref().map(|p| {
+            (
+                p.algorithm.as_str().to_owned(),
+                p.params.get_decimal("m"),
+                p.params.get_decimal("t"),
+                p.params.get_decimal("p"),
+            )
+        });
+        assert_eq!(parsed, Some(("argon2id".to_owned(), Some(19_456), Some(2), Some(1))));
+        assert!(verify_password("correct horse battery", &phc));
+        assert!(!verify_password("correct horse battery!", &phc));
+        assert!(!verify_password("x", "not a phc string"));
+        // salts differ, so equal passwords give different hashes
+        let again = hash_password("correct horse battery", Argon2Params::default()).unwrap_or_default();
+        assert_ne!(phc, again);
+    }
+}

@@ -1,0 +1,13 @@
+//! Shared foundations every service builds on: the database handle (SQLite or PostgreSQL behind one
+//! type), typed ids, money, time, the event envelope and its outbox.
+//! Nothing here knows about HTTP or Leptos.
+
+pub mod db;
+pub mod ids;
+pub mod money;
+pub mod outbox;
+pub mod time;
+
+pub use db::{Backend, Db, DbError, Tx};
+pub use money::{Currency, Money, MoneyError};
+pub use time::Timestamp;

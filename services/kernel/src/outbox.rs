@@ -1,0 +1,52 @@
+//! The event envelope and the transactional outbox: an event is written in the same transaction as
+//! the state change it describes, so it exists if and only if the change was committed.
+//! Delivery to consumers is the event backbone's job (see docs/ARCHITECTURE.md).
+
+use serde::Serialize;
+
+use crate::{ids::EventId, Timestamp, Tx};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope {
+    pub event_id: EventId,
+    pub event_type: &'static str,
+    pub schema_version: i32,
+    pub aggregate_id: String,
+    pub occurred_at: Timestamp,
+    pub correlation_id: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    pub fn new(event_type: &'static str, aggregate_id: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            event_id: EventId::new(),
+            event_type,
+            schema_version: 1,
+            aggregate_id: aggregate_id.into(),
+            occurred_at: Timestamp::now(),
+            correlation_id: None,
+            payload,
+        }
+    }
+}
+
+/// Appends `event` to the outbox inside `tx`.
+#[tracing::instrument(skip(tx, event), fields(event_type = event.event_type))]
+pub async fn append(tx: &mut Tx, event: &Envelope) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox_event (outbox_event_id, event_type, schema_version, aggregate_id, occurred_at, correlation_id, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(event.event_id.to_string())
+    .bind(event.event_type)
+    .bind(event.schema_version)
+    .bind(&event.aggregate_id)
+    .bind(event.occurred_at.0)
+    .bind(event.correlation_id.clone())
+    .bind(event.payload.to_string())
+    .bind(Timestamp::now().0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
