@@ -22,14 +22,99 @@ pub struct Services {
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-pub fn services() -> Services {
-    expect_context::<Services>()
+/// Everything a server function needs from its request, captured before the first `.await`:
+/// reactive context is not guaranteed to be reachable after one (e.g. inside a resource during SSR).
+#[derive(Clone)]
+pub struct Ctx {
+    pub services: Services,
+    parts: Option<Parts>,
+    response: Option<ResponseOptions>,
 }
 
-pub fn request_id() -> Option<String> {
-    use_context::<Parts>()
-        .and_then(|p| p.extensions.get::<RequestId>().cloned())
-        .map(|r| r.0)
+impl Ctx {
+    pub fn get() -> Self {
+        Self { services: expect_context::<Services>(), parts: use_context::<Parts>(), response: use_context::<ResponseOptions>() }
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.services.accounts
+    }
+
+    pub fn request_id(&self) -> Option<String> {
+        self.parts.as_ref().and_then(|p| p.extensions.get::<RequestId>()).map(|r| r.0.clone())
+    }
+
+    pub fn session_token(&self) -> Option<String> {
+        self.parts.as_ref().and_then(|p| cookie_value(&p.headers, SESSION_COOKIE))
+    }
+
+    pub fn client_info(&self) -> ClientInfo {
+        let ip = self.parts.as_ref().and_then(|p| p.extensions.get::<ClientIp>().map(|c| c.0.clone()));
+        let user_agent = self
+            .parts
+            .as_ref()
+            .and_then(|p| p.headers.get(header::USER_AGENT))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        ClientInfo { ip, user_agent }
+    }
+
+    async fn authenticate(&self) -> Result<Principal, AccountsError> {
+        let token = self.session_token().ok_or(AccountsError::Unauthenticated)?;
+        self.accounts().authenticate(&token).await
+    }
+
+    /// The signed-in caller, or `unauthenticated`.
+    pub async fn principal(&self) -> Result<Principal, AppError> {
+        self.authenticate().await.map_err(|e| self.err(e))
+    }
+
+    /// The signed-in caller if there is one (for pages any visitor may see).
+    pub async fn maybe_principal(&self) -> Result<Option<Principal>, AppError> {
+        match self.authenticate().await {
+            Ok(p) => Ok(Some(p)),
+            Err(AccountsError::Unauthenticated | AccountsError::Suspended) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn append_cookie(&self, cookie: &str) {
+        if let (Some(opts), Ok(v)) = (&self.response, HeaderValue::from_str(cookie)) {
+            opts.append_header(header::SET_COOKIE, v);
+        }
+    }
+
+    pub fn set_session_cookie(&self, token: &str, expires_at: kernel::Timestamp) {
+        let max_age = (expires_at.0 - kernel::Timestamp::now().0) / 1_000_000;
+        self.append_cookie(&session_cookie(token, max_age, self.services.secure_cookies));
+    }
+
+    pub fn clear_session_cookie(&self) {
+        self.append_cookie(&session_cookie("", 0, self.services.secure_cookies));
+    }
+
+    /// Maps a service error to what the UI shows; unexpected errors are logged with the request id
+    /// and shown as a bare "something went wrong".
+    pub fn err(&self, e: AccountsError) -> AppError {
+        let request_id = self.request_id();
+        let mut out = match &e {
+            AccountsError::Internal(inner) => {
+                tracing::error!(error = %inner, request_id = request_id.as_deref().unwrap_or("-"), "internal error");
+                AppError::new("internal", "something went wrong on our side")
+            }
+            AccountsError::InvalidInput { message, .. } => AppError::new(e.code(), message.clone()),
+            other => AppError::new(other.code(), other.to_string()),
+        };
+        out.field = e.field().map(str::to_owned);
+        if let AccountsError::Throttled { retry_after_secs } = e {
+            out.retry_after_secs = Some(retry_after_secs);
+        }
+        out.request_id = request_id;
+        if let Some(opts) = &self.response {
+            opts.set_status(http::StatusCode::from_u16(out.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+        out
+    }
 }
 
 pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
@@ -43,80 +128,13 @@ pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-pub fn session_token() -> Option<String> {
-    use_context::<Parts>().and_then(|p| cookie_value(&p.headers, SESSION_COOKIE))
-}
-
-pub fn client_info() -> ClientInfo {
-    let parts = use_context::<Parts>();
-    let ip = parts.as_ref().and_then(|p| p.extensions.get::<ClientIp>().map(|c| c.0.clone()));
-    let user_agent = parts
-        .as_ref()
-        .and_then(|p| p.headers.get(header::USER_AGENT))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    ClientInfo { ip, user_agent }
-}
-
 /// The client's address as the server determined it (inserted by the server's middleware).
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub String);
-
-/// The signed-in caller, or `unauthenticated`.
-pub async fn principal() -> Result<Principal, AppError> {
-    let token = session_token().ok_or_else(|| map_err(AccountsError::Unauthenticated))?;
-    services().accounts.authenticate(&token).await.map_err(map_err)
-}
-
-pub async fn maybe_principal() -> Result<Option<Principal>, AppError> {
-    match principal().await {
-        Ok(p) => Ok(Some(p)),
-        Err(e) if e.code == "unauthenticated" || e.code == "account_suspended" => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
-}
-
-pub fn set_session_cookie(token: &str, expires_at: kernel::Timestamp) {
-    let max_age = (expires_at.0 - kernel::Timestamp::now().0) / 1_000_000;
-    let cookie = session_cookie(token, max_age, services().secure_cookies);
-    if let (Some(opts), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&cookie)) {
-        opts.append_header(header::SET_COOKIE, v);
-    }
-}
-
-pub fn clear_session_cookie() {
-    let cookie = session_cookie("", 0, services().secure_cookies);
-    if let (Some(opts), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&cookie)) {
-        opts.append_header(header::SET_COOKIE, v);
-    }
-}
-
-/// Maps a service error to what the UI shows; unexpected errors are logged with the request id and
-/// shown as a bare "something went wrong".
-pub fn map_err(e: AccountsError) -> AppError {
-    let request_id = request_id();
-    let mut out = match &e {
-        AccountsError::Internal(inner) => {
-            tracing::error!(error = %inner, request_id = request_id.as_deref().unwrap_or("-"), "internal error");
-            AppError::new("internal", "something went wrong on our side")
-        }
-        AccountsError::InvalidInput { message, .. } => AppError::new(e.code(), message.clone()),
-        other => AppError::new(other.code(), other.to_string()),
-    };
-    out.field = e.field().map(str::to_owned);
-    if let AccountsError::Throttled { retry_after_secs } = e {
-        out.retry_after_secs = Some(retry_after_secs);
-    }
-    out.request_id = request_id;
-    if let Some(opts) = use_context::<ResponseOptions>() {
-        opts.set_status(http::StatusCode::from_u16(out.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
-    }
-    out
 }

@@ -10,7 +10,7 @@ CREATE TABLE account (
     status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
     mfa_secret TEXT,
     mfa_pending_secret TEXT,
-    mfa_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    mfa_enabled BIGINT NOT NULL DEFAULT 0,
     mfa_last_step BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL

@@ -29,23 +29,23 @@ pub struct MfaState {
 
 #[server]
 pub async fn update_profile(display_name: String) -> Result<UserView, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    Ok(services().accounts.update_profile(&p, &display_name).await.map_err(map_err)?.into())
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    Ok(cx.accounts().update_profile(&p, &display_name).await.map_err(|e| cx.err(e))?.into())
 }
 
 #[server]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    services().accounts.change_password(&p, &current_password, &new_password).await.map_err(map_err)
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    cx.accounts().change_password(&p, &current_password, &new_password).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    let list = services().accounts.sessions(&p).await.map_err(map_err)?;
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let list = cx.accounts().sessions(&p).await.map_err(|e| cx.err(e))?;
     Ok(list
         .into_iter()
         .map(|s| SessionView {
@@ -61,54 +61,54 @@ pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
 
 #[server]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
     let id = accounts::SessionId::parse(&id).map_err(|_| AppError::new("not_found", "no such session"))?;
-    services().accounts.revoke_session(&p, id).await.map_err(map_err)
+    cx.accounts().revoke_session(&p, id).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn sign_out_everywhere() -> Result<u64, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    let n = services().accounts.sign_out_everywhere(&p).await.map_err(map_err)?;
-    clear_session_cookie();
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let n = cx.accounts().sign_out_everywhere(&p).await.map_err(|e| cx.err(e))?;
+    cx.clear_session_cookie();
     Ok(n)
 }
 
 #[server]
 pub async fn mfa_status() -> Result<MfaState, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    let left = services().accounts.recovery_codes_left(&p).await.map_err(map_err)?;
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let left = cx.accounts().recovery_codes_left(&p).await.map_err(|e| cx.err(e))?;
     Ok(MfaState { enabled: p.user.mfa_enabled, recovery_codes_left: left })
 }
 
 #[server]
 pub async fn mfa_begin() -> Result<MfaSetupView, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    let s = services().accounts.mfa_begin(&p).await.map_err(map_err)?;
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let s = cx.accounts().mfa_begin(&p).await.map_err(|e| cx.err(e))?;
     Ok(MfaSetupView { secret: s.secret_base32, otpauth_uri: s.otpauth_uri, qr_svg: s.qr_svg })
 }
 
 #[server]
 pub async fn mfa_confirm(code: String) -> Result<Vec<String>, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    services().accounts.mfa_confirm(&p, &code).await.map_err(map_err)
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    cx.accounts().mfa_confirm(&p, &code).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn mfa_disable(code: String) -> Result<(), AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    services().accounts.mfa_disable(&p, &code).await.map_err(map_err)
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    cx.accounts().mfa_disable(&p, &code).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn regenerate_recovery_codes(code: String) -> Result<Vec<String>, AppError> {
-    use crate::ssr::*;
-    let p = principal().await?;
-    services().accounts.regenerate_recovery_codes(&p, &code).await.map_err(map_err)
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    cx.accounts().regenerate_recovery_codes(&p, &code).await.map_err(|e| cx.err(e))
 }

@@ -12,7 +12,8 @@ pub enum SignInResult {
 
 #[server]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
-    Ok(crate::ssr::maybe_principal().await?.map(|p| p.user.into()))
+    let cx = crate::ssr::Ctx::get();
+    Ok(cx.maybe_principal().await?.map(|p| p.user.into()))
 }
 
 #[server]
@@ -22,24 +23,26 @@ pub async fn sign_up(
     display_name: String,
     account_type: String,
 ) -> Result<UserView, AppError> {
-    use crate::ssr::*;
+    let cx = crate::ssr::Ctx::get();
     let as_dealer = match account_type.as_str() {
         "dealer" => true,
         "customer" | "" => false,
-        _ => return Err(AppError { field: Some("account_type".into()), ..AppError::new("invalid_input", "choose customer or dealer") }),
+        _ => {
+            return Err(AppError { field: Some("account_type".into()), ..AppError::new("invalid_input", "choose customer or dealer") })
+        }
     };
     let input = accounts::SignUp { email, password, display_name, as_dealer };
-    let s = services().accounts.sign_up(input, &client_info()).await.map_err(map_err)?;
-    set_session_cookie(&s.token, s.expires_at);
+    let s = cx.accounts().sign_up(input, &cx.client_info()).await.map_err(|e| cx.err(e))?;
+    cx.set_session_cookie(&s.token, s.expires_at);
     Ok(s.user.into())
 }
 
 #[server]
 pub async fn sign_in(email: String, password: String) -> Result<SignInResult, AppError> {
-    use crate::ssr::*;
-    match services().accounts.sign_in(&email, &password, &client_info()).await.map_err(map_err)? {
+    let cx = crate::ssr::Ctx::get();
+    match cx.accounts().sign_in(&email, &password, &cx.client_info()).await.map_err(|e| cx.err(e))? {
         accounts::SignInOutcome::SignedIn(s) => {
-            set_session_cookie(&s.token, s.expires_at);
+            cx.set_session_cookie(&s.token, s.expires_at);
             Ok(SignInResult::SignedIn(s.user.into()))
         }
         accounts::SignInOutcome::MfaRequired { challenge } => Ok(SignInResult::MfaRequired { challenge }),
@@ -48,18 +51,18 @@ pub async fn sign_in(email: String, password: String) -> Result<SignInResult, Ap
 
 #[server]
 pub async fn sign_in_mfa(challenge: String, code: String) -> Result<UserView, AppError> {
-    use crate::ssr::*;
-    let s = services().accounts.sign_in_mfa(&challenge, &code, &client_info()).await.map_err(map_err)?;
-    set_session_cookie(&s.token, s.expires_at);
+    let cx = crate::ssr::Ctx::get();
+    let s = cx.accounts().sign_in_mfa(&challenge, &code, &cx.client_info()).await.map_err(|e| cx.err(e))?;
+    cx.set_session_cookie(&s.token, s.expires_at);
     Ok(s.user.into())
 }
 
 #[server]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::ssr::*;
-    if let Some(token) = session_token() {
-        services().accounts.sign_out(&token).await.map_err(map_err)?;
+    let cx = crate::ssr::Ctx::get();
+    if let Some(token) = cx.session_token() {
+        cx.accounts().sign_out(&token).await.map_err(|e| cx.err(e))?;
     }
-    clear_session_cookie();
+    cx.clear_session_cookie();
     Ok(())
 }

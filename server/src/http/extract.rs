@@ -75,6 +75,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "invalid_input",
                 e.body_text(),
             )),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                e.status(),
+                "payload_too_large",
+                "the request body is too large (at most 64 KiB)",
+            )),
             Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(e.status(), "bad_request", e.body_text())),
             Err(e) => Err(ApiError::new(e.status(), "bad_request", e.body_text())),
         }

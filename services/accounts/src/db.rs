@@ -16,7 +16,8 @@ pub(crate) struct AccountRow {
     pub status: String,
     pub mfa_secret: Option<String>,
     pub mfa_pending_secret: Option<String>,
-    pub mfa_enabled: bool,
+    /// 0 or 1: booleans are integers on both backends (sqlx's Any driver has no SQLite bool).
+    pub mfa_enabled: i64,
     pub created_at: i64,
 }
 
@@ -29,7 +30,7 @@ impl AccountRow {
             role: Role::parse(&self.role).unwrap_or(Role::Customer),
             dealer_status: DealerStatus::from_db(self.dealer_status.as_deref()),
             suspended: self.status == "suspended",
-            mfa_enabled: self.mfa_enabled,
+            mfa_enabled: self.mfa_enabled == 1,
             created_at: Timestamp(self.created_at),
         }
     }
@@ -52,7 +53,7 @@ pub(crate) async fn insert_account(tx: &mut Tx, a: &NewAccount<'_>) -> Result<()
     let now = Timestamp::now().0;
     sqlx::query(
         "INSERT INTO account (account_id, email, display_name, password_hash, role, dealer_status, status, mfa_enabled, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', FALSE, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', 0, $7, $7)",
     )
     .bind(a.id.to_string())
     .bind(a.email)
@@ -248,7 +249,7 @@ pub(crate) async fn set_pending_mfa_secret(tx: &mut Tx, id: UserId, secret: &str
 
 pub(crate) async fn enable_mfa(tx: &mut Tx, id: UserId, secret: &str, step: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE account SET mfa_secret = $1, mfa_pending_secret = NULL, mfa_enabled = TRUE, mfa_last_step = $2, updated_at = $3 \
+        "UPDATE account SET mfa_secret = $1, mfa_pending_secret = NULL, mfa_enabled = 1, mfa_last_step = $2, updated_at = $3 \
          WHERE account_id = $4",
     )
     .bind(secret)
@@ -262,7 +263,7 @@ pub(crate) async fn enable_mfa(tx: &mut Tx, id: UserId, secret: &str, step: i64)
 
 pub(crate) async fn disable_mfa(tx: &mut Tx, id: UserId) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE account SET mfa_secret = NULL, mfa_pending_secret = NULL, mfa_enabled = FALSE, mfa_last_step = NULL, updated_at = $1 \
+        "UPDATE account SET mfa_secret = NULL, mfa_pending_secret = NULL, mfa_enabled = 0, mfa_last_step = NULL, updated_at = $1 \
          WHERE account_id = $2",
     )
     .bind(Timestamp::now().0)

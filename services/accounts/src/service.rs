@@ -223,7 +223,7 @@ impl Accounts {
         db::clear_failures(self.db.reader(), "account", email.as_str()).await?;
         let user = row.to_user();
         let mut tx = self.db.begin().await?;
-        if row.mfa_enabled {
+        if row.mfa_enabled == 1 {
             let challenge = random_token(32);
             db::insert_challenge(&mut tx, user.id, &token_hash(&challenge), Timestamp::now().plus(MFA_CHALLENGE_TTL))
                 .await?;
@@ -402,7 +402,7 @@ impl Accounts {
     pub async fn mfa_confirm(&self, p: &Principal, code: &str) -> Result<Vec<String>, AccountsError> {
         let mut tx = self.db.begin().await?;
         let row = db::account_by_id_tx(&mut tx, p.user.id).await?.ok_or(AccountsError::NotFound)?;
-        if row.mfa_enabled {
+        if row.mfa_enabled == 1 {
             return Err(AccountsError::MfaAlreadyEnabled);
         }
         let secret = row.mfa_pending_secret.ok_or(AccountsError::MfaNotStarted)?;
@@ -437,7 +437,7 @@ impl Accounts {
     pub async fn regenerate_recovery_codes(&self, p: &Principal, code: &str) -> Result<Vec<String>, AccountsError> {
         let mut tx = self.db.begin().await?;
         let row = db::account_by_id_tx(&mut tx, p.user.id).await?.ok_or(AccountsError::NotFound)?;
-        if !row.mfa_enabled || !self.check_second_factor(&mut tx, &row, code).await? {
+        if row.mfa_enabled != 1 || !self.check_second_factor(&mut tx, &row, code).await? {
             return Err(AccountsError::InvalidMfaCode);
         }
         let codes = self.new_recovery_codes(&mut tx, p.user.id).await?;
@@ -453,7 +453,7 @@ impl Accounts {
     pub async fn mfa_disable(&self, p: &Principal, code: &str) -> Result<(), AccountsError> {
         let mut tx = self.db.begin().await?;
         let row = db::account_by_id_tx(&mut tx, p.user.id).await?.ok_or(AccountsError::NotFound)?;
-        if !row.mfa_enabled || !self.check_second_factor(&mut tx, &row, code).await? {
+        if row.mfa_enabled != 1 || !self.check_second_factor(&mut tx, &row, code).await? {
             return Err(AccountsError::InvalidMfaCode);
         }
         db::disable_mfa(&mut tx, p.user.id).await?;

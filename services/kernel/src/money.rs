@@ -62,7 +62,7 @@ impl Money {
         let bad = || MoneyError::InvalidAmount(amount.chars().take(32).collect());
         let s = amount.trim();
         let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-        if whole.is_empty() || whole.len() > 15 || frac.len() > 2 {
+        if whole.is_empty() || whole.len() > 15 || frac.len() > 2 || (s.contains('.') && frac.is_empty()) {
             return Err(bad());
         }
         if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {

@@ -1,0 +1,193 @@
+use std::time::Duration;
+
+use reqwest::{header, Client, Response, StatusCode};
+use serde_json::{json, Value};
+use server::{config::Settings, Application};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body on both backends: `both!(name, |app| async move { … })`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run($crate::helpers::Backend::Sqlite, $body).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::helpers::run($crate::helpers::Backend::Postgres, $body).await
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+/// The PostgreSQL server the tests use; `BESPOKE_TEST_PG_URL` (a url to an existing database that
+/// may create databases) overrides the local default.
+pub fn pg_admin_url() -> Option<String> {
+    match std::env::var("BESPOKE_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var("BESPOKE_SKIP_PG").is_ok_and(|v| v == "1") => None,
+        _ => Some("postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+    }
+}
+
+async fn create_pg_database() -> (String, String) {
+    let admin = pg_admin_url().expect("PostgreSQL tests are required here (BESPOKE_SKIP_PG is set only when it is unreachable)");
+    sqlx::any::install_default_drivers();
+    let name = format!("bespoke_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_pg_database(name: &str) {
+    let Some(admin) = pg_admin_url() else { return };
+    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+    }
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("RUST_LOG").is_ok() {
+        server::telemetry::init_tracing(server::config::LogFormat::Pretty);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (database_url, pg_name) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
+        Backend::Postgres => {
+            let (url, name) = create_pg_database().await;
+            (url, Some(name))
+        }
+    };
+    let mut settings = Settings {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(server::config::SecretString::new(database_url.clone())),
+        site_root: dir.path().join("site"),
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    let app = Application::build(settings).await.expect("application starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    TestApp { base, client, database_url, _dir: dir, pg_name }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn run<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if backend == Backend::Postgres && pg_admin_url().is_none() {
+        eprintln!("SKIPPED on PostgreSQL: BESPOKE_SKIP_PG=1 (PostgreSQL unreachable)");
+        return;
+    }
+    let app = spawn_app(backend).await;
+    let pg = app.pg_name.clone();
+    body(app).await;
+    if let Some(name) = pg {
+        drop_pg_database(&name).await;
+    }
+}
+
+pub struct Signed {
+    pub token: String,
+    pub user: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str, account_type: &str) -> Signed {
+        let res = self
+            .post_json(
+                "/api/v1/auth/sign-up",
+                &json!({ "email": email, "password": password, "display_name": "Test Person", "account_type": account_type }),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "sign-up of {email}");
+        let v: Value = res.json().await.expect("json");
+        Signed { token: v["token"].as_str().expect("token").to_owned(), user: v["user"].clone() }
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post_json("/api/v1/auth/sign-in", &json!({ "email": email, "password": password }), None).await
+    }
+
+    /// Creates an admin through the same service the CLI uses, then signs in.
+    pub async fn admin(&self) -> Signed {
+        let db = kernel::Db::connect(&self.database_url).await.expect("db");
+        let accounts = accounts::Accounts::new(db.clone(), accounts::AccountsConfig::default());
+        let email = format!("admin-{}@example.com", uuid::Uuid::now_v7().simple());
+        accounts.create_with_role(&email, "Admin", "admin-password", accounts::Role::Admin).await.expect("admin");
+        db.close().await;
+        let res = self.sign_in(&email, "admin-password").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.expect("json");
+        Signed { token: v["token"].as_str().expect("token").to_owned(), user: v["user"].clone() }
+    }
+}
+
+pub async fn error_of(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    assert!(res.headers().contains_key("x-request-id"), "every response carries a request id");
+    let ct = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let text = res.text().await.expect("body");
+    let v = if ct.starts_with("application/json") { serde_json::from_str(&text).unwrap_or(Value::Null) } else { Value::String(text) };
+    (status, v)
+}
+
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::now_v7().simple())
+}
+
+/// The current TOTP code for a base32 secret, `offset` steps from now.
+pub fn totp_code(secret: &str, offset: i64) -> String {
+    let key = accounts::totp::decode_secret(secret).expect("base32 secret");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let step = (accounts::totp::step_at(now) as i64 + offset) as u64;
+    accounts::totp::hotp(accounts::totp::Algorithm::Sha1, &key, step, 6)
+}

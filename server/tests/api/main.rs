@@ -1,0 +1,14 @@
+//! Integration tests: the real server on a free port, a fresh database per test, driven over HTTP.
+//! Every storage-touching test runs on SQLite and on PostgreSQL (see `both!`).
+
+#[macro_use]
+mod helpers;
+
+mod accounts_flow;
+mod bad_input;
+mod cli;
+mod mfa;
+mod pages;
+mod roles;
+mod sessions;
+mod throttling;
