@@ -6,11 +6,26 @@ use std::{net::SocketAddr, time::Instant};
 use app::ssr::{ClientIp, RequestId};
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request, State},
-    http::HeaderValue,
+    http::{HeaderValue, StatusCode},
     middleware::Next,
     response::Response,
 };
 use tracing::Instrument;
+
+/// Leptos answers every failed server function with 500, including its own argument-decoding
+/// errors. The body is our `AppError`, whose code says what went wrong: use its status instead.
+async fn server_fn_status(res: Response) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(err) = serde_json::from_slice::<app::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(err.http_status()) {
+            parts.status = status;
+        }
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
 
 use crate::AppState;
 
@@ -50,7 +65,11 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     }
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let is_server_fn = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
     let mut res = next.run(req).instrument(span.clone()).await;
+    if is_server_fn && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        res = server_fn_status(res).await;
+    }
     let status = res.status().as_u16();
     let elapsed = start.elapsed();
     state.metrics.observe(&method, &route, status, elapsed);

@@ -188,9 +188,9 @@ impl Accounts {
     }
 
     async fn fail(&self, email: &str, client: &ClientInfo) -> Result<(), AccountsError> {
-        db::record_failure(self.db.reader(), "account", email).await?;
+        db::record_failure(self.db.writer(), "account", email).await?;
         if let Some(ip) = &client.ip {
-            db::record_failure(self.db.reader(), "ip", ip).await?;
+            db::record_failure(self.db.writer(), "ip", ip).await?;
         }
         Ok(())
     }
@@ -220,7 +220,7 @@ impl Accounts {
         if row.status == "suspended" {
             return Err(AccountsError::Suspended);
         }
-        db::clear_failures(self.db.reader(), "account", email.as_str()).await?;
+        db::clear_failures(self.db.writer(), "account", email.as_str()).await?;
         let user = row.to_user();
         let mut tx = self.db.begin().await?;
         if row.mfa_enabled == 1 {
@@ -323,7 +323,7 @@ impl Accounts {
             return Err(AccountsError::Suspended);
         }
         if now.0 - last_seen > TOUCH_INTERVAL.as_micros() as i64 {
-            db::touch_session(self.db.reader(), &session_id, now).await?;
+            db::touch_session(self.db.writer(), &session_id, now).await?;
         }
         let session_id = SessionId::parse(&session_id).map_err(|e| AccountsError::internal(e.to_string()))?;
         Ok(Principal { user, session_id })

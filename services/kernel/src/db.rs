@@ -112,6 +112,11 @@ impl Db {
         &self.read
     }
 
+    /// Pool for single-statement writes that need no transaction (on SQLite: the one writer).
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
     /// Starts a write transaction; commit it in the service method that began it.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.write.begin().await
