@@ -49,8 +49,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `DATABASE_URL`: unset = SQLite in the data dir; `postgres://…` = PostgreSQL.
     pub database_url: Option<SecretString>,
-    /// `BESPOKE_SITE_ROOT`: the built static site (wasm, CSS, public files).
-    pub site_root: PathBuf,
+    /// `BESPOKE_SITE_ROOT`: the built static site (wasm, CSS, public files); unset = Leptos.toml's
+    /// `site-root`, else `target/site`.
+    pub site_root: Option<PathBuf>,
     /// `BESPOKE_LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
     /// `BESPOKE_SECURE_COOKIES`: mark the session cookie `Secure` (set it when served over TLS).
@@ -68,7 +69,7 @@ impl Default for Settings {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             data_dir: PathBuf::from("./data"),
             database_url: None,
-            site_root: PathBuf::from("target/site"),
+            site_root: None,
             log_format: LogFormat::Pretty,
             secure_cookies: false,
             trust_proxy: false,
@@ -172,7 +173,7 @@ impl Settings {
             s.database_url = Some(check_db_url("DATABASE_URL", &v)?);
         }
         if let Some(v) = env("BESPOKE_SITE_ROOT").or_else(|| env("LEPTOS_SITE_ROOT")) {
-            s.site_root = PathBuf::from(v);
+            s.site_root = Some(PathBuf::from(v));
         }
         if let Some(v) = env("BESPOKE_LOG_FORMAT") {
             s.log_format = parse_log_format("BESPOKE_LOG_FORMAT", &v)?;
@@ -203,7 +204,7 @@ impl Settings {
             self.database_url = Some(check_db_url("database_url", &v)?);
         }
         if let Some(v) = f.site_root {
-            self.site_root = v;
+            self.site_root = Some(v);
         }
         if let Some(v) = f.log_format {
             self.log_format = parse_log_format("log_format", &v)?;

@@ -63,13 +63,22 @@ pub fn accounts_config(settings: &Settings) -> AccountsConfig {
     }
 }
 
+/// Leptos' options: `Leptos.toml` in the working directory when present (the deployed binary's
+/// runtime configuration), else built-in defaults; our settings override the site root and address.
 fn leptos_options(settings: &Settings) -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("bespoke")
-        .site_root(settings.site_root.display().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(settings.addr)
-        .build()
+    let from_file = std::path::Path::new("Leptos.toml")
+        .exists()
+        .then(|| leptos::config::get_configuration(Some("Leptos.toml")))
+        .and_then(|r| r.map_err(|e| tracing::warn!(error = %e, "Leptos.toml ignored")).ok())
+        .map(|c| c.leptos_options);
+    let mut opts = from_file.unwrap_or_else(|| {
+        LeptosOptions::builder().output_name("bespoke").site_root("target/site").site_pkg_dir("pkg").build()
+    });
+    if let Some(root) = &settings.site_root {
+        opts.site_root = root.display().to_string().into();
+    }
+    opts.site_addr = settings.addr;
+    opts
 }
 
 impl Application {

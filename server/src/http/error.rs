@@ -63,9 +63,9 @@ impl From<AccountsError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // the request id is added to the body by the middleware's header; repeat it here for clients
-        // that only read bodies
-        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field } });
+        // the id is also in the x-request-id header; repeated here for clients that only read bodies
+        let request_id = super::middleware::current_request_id();
+        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field, "request_id": request_id } });
         let mut res = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

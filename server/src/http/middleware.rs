@@ -12,6 +12,15 @@ use axum::{
 };
 use tracing::Instrument;
 
+tokio::task_local! {
+    /// The current request's id, for error bodies built deep inside handlers.
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Leptos answers every failed server function with 500, including its own argument-decoding
 /// errors. The body is our `AppError`, whose code says what went wrong: use its status instead.
 async fn server_fn_status(res: Response) -> Response {
@@ -66,7 +75,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let is_server_fn = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let mut res = REQUEST_ID.scope(request_id.clone(), next.run(req).instrument(span.clone())).await;
     if is_server_fn && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
         res = server_fn_status(res).await;
     }

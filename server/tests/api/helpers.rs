@@ -82,7 +82,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         addr: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().to_path_buf(),
         database_url: Some(server::config::SecretString::new(database_url.clone())),
-        site_root: dir.path().join("site"),
+        site_root: Some(dir.path().join("site")),
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -173,10 +173,14 @@ impl TestApp {
 
 pub async fn error_of(res: Response) -> (StatusCode, Value) {
     let status = res.status();
-    assert!(res.headers().contains_key("x-request-id"), "every response carries a request id");
+    let rid = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert!(rid.is_some(), "every response carries a request id");
     let ct = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let text = res.text().await.expect("body");
     let v = if ct.starts_with("application/json") { serde_json::from_str(&text).unwrap_or(Value::Null) } else { Value::String(text) };
+    if let Some(id) = v["error"]["request_id"].as_str() {
+        assert_eq!(Some(id), rid.as_deref(), "the body's request id is the header's");
+    }
     (status, v)
 }
 
