@@ -43,6 +43,9 @@ pub fn Shell(children: Children) -> impl IntoView {
                     view! {
                         {dealer}
                         {admin}
+                        <A href="/notifications" attr:class=link>
+                            "Notifications" <UnreadBadge />
+                        </A>
                         <A href="/account" attr:class=link>
                             <span data-testid="nav-user">{u.display_name.clone()}</span>
                         </A>
@@ -255,4 +258,21 @@ pub fn SignInPrompt() -> impl IntoView {
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <p class="animate-pulse text-stone-500" aria-busy="true">"Loading…"</p> }
+}
+
+/// The unread-notification count next to the navigation link.
+#[component]
+fn UnreadBadge() -> impl IntoView {
+    let inbox = Resource::new(|| (), |_| crate::api::notify::my_notifications());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                inbox.await.ok().filter(|i| i.unread > 0).map(|i| view! {
+                    <span class="ml-1 rounded-full bg-amber-700 px-2 py-0.5 text-xs font-semibold text-white" data-testid="unread-count">
+                        {i.unread}
+                    </span>
+                })
+            })}
+        </Transition>
+    }
 }

@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/dealer") view=DealerPage />
                     <Route path=path!("/admin") view=AdminPage />
+                    <Route path=path!("/notifications") view=NotificationsPage />
                 </Routes>
             </Shell>
         </Router>

@@ -14,6 +14,7 @@ pub const SESSION_COOKIE: &str = "bespoke_session";
 #[derive(Clone)]
 pub struct Services {
     pub accounts: Accounts,
+    pub notifications: notify::Notifications,
     /// Set the cookie's `Secure` flag (served over TLS).
     pub secure_cookies: bool,
 }
@@ -91,6 +92,18 @@ impl Ctx {
 
     pub fn clear_session_cookie(&self) {
         self.append_cookie(&session_cookie("", 0, self.services.secure_cookies));
+    }
+
+    /// An unexpected storage error: logged with the request id, shown as "something went wrong".
+    pub fn internal(&self, e: impl std::fmt::Display) -> AppError {
+        let request_id = self.request_id();
+        tracing::error!(error = %e, request_id = request_id.as_deref().unwrap_or("-"), "internal error");
+        let mut out = AppError::new("internal", "something went wrong on our side");
+        out.request_id = request_id;
+        if let Some(opts) = &self.response {
+            opts.set_status(http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        out
     }
 
     /// Maps a service error to what the UI shows; unexpected errors are logged with the request id

@@ -61,6 +61,29 @@ pub struct Settings {
     /// `BESPOKE_ACCOUNTS__MAX_FAILURES_PER_ACCOUNT` / `…_PER_IP`: sign-in throttling.
     pub max_failures_per_account: i64,
     pub max_failures_per_ip: i64,
+    /// `BESPOKE_EVENTS__MODE`: `background` (dispatcher loops in the process) or `inline` (serverless:
+    /// no work between requests; events are dispatched right after the request that committed them,
+    /// and a scheduler calls the drain endpoint or `server events drain`).
+    pub events_mode: EventsMode,
+    /// `BESPOKE_EVENTS__DRAIN_SECRET`: bearer secret for `POST /internal/events/drain` (unset: disabled).
+    pub drain_secret: Option<SecretString>,
+    /// `BESPOKE_EVENTS__LEASE_SECONDS`: how long a claimed delivery is held before another instance may
+    /// take it over (after a crash).
+    pub events_lease_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsMode {
+    Background,
+    Inline,
+}
+
+fn parse_events_mode(setting: &str, v: &str) -> Result<EventsMode, ConfigError> {
+    match v.trim() {
+        "background" => Ok(EventsMode::Background),
+        "inline" => Ok(EventsMode::Inline),
+        _ => Err(invalid(setting, format!("{v:?} is not background or inline"))),
+    }
 }
 
 impl Default for Settings {
@@ -75,6 +98,9 @@ impl Default for Settings {
             trust_proxy: false,
             max_failures_per_account: 5,
             max_failures_per_ip: 50,
+            events_mode: EventsMode::Background,
+            drain_secret: None,
+            events_lease_secs: 30,
         }
     }
 }
@@ -91,6 +117,14 @@ struct FileLayer {
     secure_cookies: Option<bool>,
     trust_proxy: Option<bool>,
     accounts: Option<AccountsLayer>,
+    events: Option<EventsLayer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsLayer {
+    mode: Option<String>,
+    drain_secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +221,18 @@ impl Settings {
         if let Some(v) = env("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_ACCOUNT") {
             s.max_failures_per_account = parse_count("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_ACCOUNT", &v)?;
         }
+        if let Some(v) = env("BESPOKE_EVENTS__MODE") {
+            s.events_mode = parse_events_mode("BESPOKE_EVENTS__MODE", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_EVENTS__LEASE_SECONDS") {
+            s.events_lease_secs = u64::try_from(parse_count("BESPOKE_EVENTS__LEASE_SECONDS", &v)?).unwrap_or(30);
+        }
+        if let Some(v) = env("BESPOKE_EVENTS__DRAIN_SECRET") {
+            if v.len() < 16 {
+                return Err(invalid("BESPOKE_EVENTS__DRAIN_SECRET", "must be at least 16 characters"));
+            }
+            s.drain_secret = Some(SecretString::new(v));
+        }
         if let Some(v) = env("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP") {
             s.max_failures_per_ip = parse_count("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP", &v)?;
         }
@@ -214,6 +260,17 @@ impl Settings {
         }
         if let Some(v) = f.trust_proxy {
             self.trust_proxy = v;
+        }
+        if let Some(e) = f.events {
+            if let Some(v) = e.mode {
+                self.events_mode = parse_events_mode("events.mode", &v)?;
+            }
+            if let Some(v) = e.drain_secret {
+                if v.len() < 16 {
+                    return Err(invalid("events.drain_secret", "must be at least 16 characters"));
+                }
+                self.drain_secret = Some(SecretString::new(v));
+            }
         }
         if let Some(a) = f.accounts {
             if let Some(n) = a.max_failures_per_account {

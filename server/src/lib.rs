@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The `server` binary's library: configuration, wiring (`Application::build`), the HTTP surface
 //! (pages, server functions, JSON API, health and metrics) and the maintenance commands.
 

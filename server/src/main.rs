@@ -26,6 +26,30 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The event backbone: drain (serverless schedulers), dead letters, re-drive.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Handle every due event delivery and saga step, then exit.
+    Drain {
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// List dead-lettered deliveries.
+    DeadLetters,
+    /// Put a dead letter back in the queue.
+    Redrive {
+        #[arg(long)]
+        event_id: String,
+        #[arg(long)]
+        consumer: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +116,47 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
             let db = startup::connect_db(&settings).await?;
             let accounts = accounts::Accounts::new(db, startup::accounts_config(&settings));
             server::seed::run(&accounts).await?;
+        }
+        Command::Events { command } => {
+            let db = startup::connect_db(&settings).await?;
+            let hub = kernel::hub::Hub::for_db(&db);
+            let bus = startup::event_bus(&db, &hub, &settings).await?;
+            match command {
+                EventsCommand::Drain { seconds } => {
+                    let budget = std::time::Duration::from_secs(seconds);
+                    let events = bus.drain(budget).await?;
+                    let sagas = startup::saga_engine(&db);
+                    let mut steps = 0;
+                    while let n @ 1.. = sagas.run_once().await? {
+                        steps += n;
+                    }
+                    let more = bus.drain(budget).await?;
+                    println!("handled {} event deliveries and {steps} saga runs", events + more);
+                }
+                EventsCommand::DeadLetters => {
+                    let list = bus.dead_letters(500).await?;
+                    if list.is_empty() {
+                        println!("no dead letters");
+                    }
+                    for d in list {
+                        println!(
+                            "{} {} {} attempts={} error={}",
+                            d.event_id,
+                            d.consumer,
+                            d.event_type,
+                            d.attempts,
+                            d.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+                EventsCommand::Redrive { event_id, consumer } => {
+                    if bus.redrive(&event_id, &consumer).await? {
+                        println!("re-driven: {event_id} → {consumer}");
+                    } else {
+                        return Err("no dead letter with that event id and consumer".into());
+                    }
+                }
+            }
         }
         Command::Admin { command } => {
             let db = startup::connect_db(&settings).await?;

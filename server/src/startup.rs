@@ -1,21 +1,36 @@
 //! Wiring: everything the process needs is built once here and shared through [`AppState`].
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use accounts::{Accounts, AccountsConfig};
 use axum::{extract::FromRef, Router};
-use kernel::Db;
+use kernel::{
+    events::{BusConfig, EventBus},
+    hub::Hub,
+    saga::SagaEngine,
+    Db,
+};
+use notify::Notifications;
+use tokio::sync::Notify;
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 
-use crate::{config::Settings, http, telemetry::Metrics};
+use crate::{
+    config::{EventsMode, Settings},
+    http,
+    telemetry::Metrics,
+};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub accounts: Accounts,
+    pub notifications: Notifications,
+    pub bus: EventBus,
+    pub hub: Hub,
+    pub sagas: SagaEngine,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
 }
@@ -25,6 +40,7 @@ impl AppState {
     fn provide(&self) {
         provide_context(app::ssr::Services {
             accounts: self.accounts.clone(),
+            notifications: self.notifications.clone(),
             secure_cookies: self.settings.secure_cookies,
         });
     }
@@ -53,6 +69,19 @@ pub async fn connect_db(settings: &Settings) -> Result<Db, StartError> {
     let db = Db::connect(&url).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// The event bus with every consumer of this binary, its subscriptions recorded in the database.
+pub async fn event_bus(db: &Db, hub: &Hub, settings: &Settings) -> Result<EventBus, StartError> {
+    let cfg = BusConfig { lease: Duration::from_secs(settings.events_lease_secs), ..BusConfig::default() };
+    let bus = EventBus::new(db.clone(), cfg, notify::consumers(hub.clone(), Arc::new(notify::LogMailer)));
+    bus.install().await.map_err(|e| StartError::Db(e.into()))?;
+    Ok(bus)
+}
+
+/// The saga runner with every saga this binary defines (checkout and refunds arrive with orders).
+pub fn saga_engine(db: &Db) -> SagaEngine {
+    SagaEngine::new(db.clone(), Vec::new(), Duration::from_secs(30))
 }
 
 pub fn accounts_config(settings: &Settings) -> AccountsConfig {
@@ -89,13 +118,19 @@ impl Application {
 
     pub async fn build_with_db(settings: Settings, db: Db) -> Result<Self, StartError> {
         let accounts = Accounts::new(db.clone(), accounts_config(&settings));
+        let hub = Hub::for_db(&db);
+        let bus = event_bus(&db, &hub, &settings).await?;
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
         let state = AppState {
             leptos_options: leptos_options(&settings),
+            hub,
+            sagas: saga_engine(&db),
+            notifications: Notifications::new(db.clone()),
             db,
             accounts,
+            bus,
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(settings),
         };
@@ -107,9 +142,27 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// Serves until SIGINT/SIGTERM. In background mode the event dispatcher, the saga runner and (on
+    /// PostgreSQL) the LISTEN connection run beside the server and stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stop = Arc::new(Notify::new());
+        let st = &self.state;
+        let mut tasks = Vec::new();
+        if st.settings.events_mode == EventsMode::Background {
+            tasks.push(tokio::spawn(st.bus.clone().run(stop.clone())));
+            tasks.push(tokio::spawn(st.sagas.clone().run(stop.clone(), Duration::from_secs(5))));
+        }
+        // the hub needs the listener in both modes (it carries chat and tracking pushes)
+        if let Some(t) = kernel::hub::spawn_pg_listener(&st.db, st.hub.clone(), stop.clone()) {
+            tasks.push(t);
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await
+        let res = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        stop.notify_waiters();
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        res
     }
 }
 

@@ -10,6 +10,7 @@ use axum::{
     routing::{delete, get, post},
     Json, Router,
 };
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -36,7 +37,12 @@ pub fn routes() -> Router<AppState> {
         .route("/me/mfa/confirm", post(mfa_confirm))
         .route("/me/mfa/disable", post(mfa_disable))
         .route("/me/mfa/recovery-codes", post(mfa_recovery_codes))
+        .route("/me/notifications", get(notifications))
+        .route("/me/notifications/read-all", post(notifications_read_all))
+        .route("/me/stream", get(stream))
         .route("/dealer/me", get(dealer_me))
+        .route("/admin/events", get(admin_events))
+        .route("/admin/events/dead-letters/{event_id}/{consumer}/redrive", post(admin_redrive))
         .route("/admin/dealers", get(admin_dealers))
         .route("/admin/dealers/{id}/decision", post(admin_decide_dealer))
 }
@@ -216,4 +222,62 @@ async fn admin_decide_dealer(
     p.require_admin()?;
     let id = UserId::parse(&id).map_err(|_| ApiError::not_found("dealer"))?;
     Ok(Json(st.accounts.decide_dealer(&p, id, b.approve, b.reason.as_deref()).await?.into()))
+}
+
+fn internal(e: sqlx::Error) -> ApiError {
+    tracing::error!(error = %e, "database error");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+}
+
+async fn notifications(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<serde_json::Value>> {
+    let id = p.user.id.to_string();
+    let list = st.notifications.list(&id, 50).await.map_err(internal)?;
+    let unread = st.notifications.unread_count(&id).await.map_err(internal)?;
+    Ok(Json(json!({ "unread": unread, "notifications": list })))
+}
+
+async fn notifications_read_all(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<serde_json::Value>> {
+    let n = st.notifications.mark_all_read(&p.user.id.to_string()).await.map_err(internal)?;
+    Ok(Json(json!({ "marked": n })))
+}
+
+/// Event health for admins: outbox lag and the dead letters.
+async fn admin_events(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<serde_json::Value>> {
+    p.require_admin()?;
+    let lag = st.bus.lag().await.map_err(internal)?;
+    let dead = st.bus.dead_letters(200).await.map_err(internal)?;
+    Ok(Json(json!({ "lag_seconds": lag.map(|d| d.as_secs_f64()).unwrap_or(0.0), "dead_letters": dead })))
+}
+
+async fn admin_redrive(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    Path((event_id, consumer)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    p.require_admin()?;
+    if st.bus.redrive(&event_id, &consumer).await.map_err(internal)? {
+        tracing::info!(admin = %p.user.id, event_id, consumer, "dead letter re-driven");
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found("dead letter"))
+    }
+}
+
+/// Server-sent events: the caller's realtime pushes (new notifications; later order tracking),
+/// from whichever instance produced them. A subscriber that falls behind gets a `lagged` event and
+/// should refetch; the server never buffers without bound.
+async fn stream(State(st): State<AppState>, Caller(p): Caller) -> impl IntoResponse {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = st.hub.subscribe(&notify::user_topic(&p.user.id.to_string()));
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let ev = match rx.recv().await {
+            Ok(msg) => Event::default().event("push").data(msg.to_string()),
+            Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(ev), rx))
+    });
+    Sse::new(futures::stream::once(async { Ok(Event::default().event("ready").data("{}")) }).chain(stream))
+        .keep_alive(KeepAlive::default())
 }

@@ -60,6 +60,10 @@ fn client_ip(req: &Request, trust_proxy: bool) -> Option<String> {
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
 }
 
+fn is_read_only(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
@@ -78,6 +82,12 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let mut res = REQUEST_ID.scope(request_id.clone(), next.run(req).instrument(span.clone())).await;
     if is_server_fn && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
         res = server_fn_status(res).await;
+    }
+    // serverless mode: nothing runs between requests, so dispatch what this request committed now
+    if state.settings.events_mode == crate::config::EventsMode::Inline && !is_read_only(&method) {
+        if let Err(e) = super::drain(&state, std::time::Duration::from_secs(2)).await {
+            tracing::warn!(error = %e, "inline event dispatch failed; the scheduled drain will retry");
+        }
     }
     let status = res.status().as_u16();
     let elapsed = start.elapsed();

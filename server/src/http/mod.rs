@@ -17,6 +17,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi::document))
+        .route("/internal/events/drain", axum::routing::post(events_drain))
         .nest("/api/v1", api::routes())
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
@@ -33,5 +34,47 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    let mut text = state.metrics.render();
+    text.push_str(&state.bus.render_metrics().await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// For a scheduler in serverless mode: handles every due event and saga step, then answers with
+/// how many. Guarded by `BESPOKE_EVENTS__DRAIN_SECRET` (404 while it is unset).
+async fn events_drain(State(state): State<AppState>, headers: axum::http::HeaderMap) -> impl IntoResponse {
+    use axum::http::StatusCode;
+    let Some(secret) = &state.settings.drain_secret else {
+        return error::ApiError::not_found("endpoint").into_response();
+    };
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), secret.expose().as_bytes())) {
+        return error::ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid drain secret is required").into_response();
+    }
+    match drain(&state, std::time::Duration::from_secs(25)).await {
+        Ok((events, sagas)) => axum::Json(serde_json::json!({ "events": events, "sagas": sagas })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "drain failed");
+            error::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side").into_response()
+        }
+    }
+}
+
+/// Handles due events and saga steps until none are left or `budget` is spent.
+pub async fn drain(state: &AppState, budget: std::time::Duration) -> Result<(usize, usize), sqlx::Error> {
+    let events = state.bus.drain(budget).await?;
+    let mut sagas = 0;
+    loop {
+        let n = state.sagas.run_once().await?;
+        if n == 0 {
+            break;
+        }
+        sagas += n;
+    }
+    // saga steps may have produced events of their own
+    let more = state.bus.drain(budget).await?;
+    Ok((events + more, sagas))
 }

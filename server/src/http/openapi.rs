@@ -58,6 +58,19 @@ pub fn spec() -> Value {
             "/me/mfa/confirm": { "post": op("Confirm enrolment with a code", "mfa", Some("Code"), Some("RecoveryCodes"), "200", false) },
             "/me/mfa/disable": { "post": op("Turn MFA off", "mfa", Some("Code"), None, "204", false) },
             "/me/mfa/recovery-codes": { "post": op("Replace the recovery codes", "mfa", Some("Code"), Some("RecoveryCodes"), "200", false) },
+            "/me/notifications": { "get": op("In-app notifications, newest first", "account", None, Some("Notifications"), "200", false) },
+            "/me/stream": { "get": { "summary": "Realtime pushes as server-sent events", "tags": ["account"],
+                "responses": { "200": { "description": "an event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                               "401": { "$ref": "#/components/responses/Error" } } } },
+            "/me/notifications/read-all": { "post": op("Mark every notification read", "account", None, Some("Marked"), "200", false) },
+            "/admin/events": { "get": op("Outbox lag and dead letters (admin)", "admin", None, Some("EventHealth"), "200", false) },
+            "/admin/events/dead-letters/{event_id}/{consumer}/redrive": { "post": {
+                "summary": "Re-drive a dead letter (admin)", "tags": ["admin"],
+                "parameters": [
+                    { "name": "event_id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "consumer", "in": "path", "required": true, "schema": { "type": "string" } }
+                ],
+                "responses": ok(None, "202") } },
             "/dealer/me": { "get": op("The approved dealer's account", "dealer", None, Some("User"), "200", false) },
             "/admin/dealers": { "get": {
                 "summary": "Dealers by application status (admin)", "tags": ["admin"],
@@ -103,6 +116,13 @@ pub fn spec() -> Value {
                 "Code": { "type": "object", "required": ["code"], "additionalProperties": false, "properties": { "code": { "type": "string" } } },
                 "RecoveryCodes": { "type": "object", "properties": { "recovery_codes": { "type": "array", "items": { "type": "string" } } } },
                 "Dealers": { "type": "object", "properties": { "dealers": { "type": "array", "items": { "$ref": "#/components/schemas/User" } } } },
+                "Notifications": { "type": "object", "properties": { "unread": { "type": "integer" }, "notifications": { "type": "array", "items": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "kind": { "type": "string" }, "title": { "type": "string" }, "body": { "type": "string" },
+                    "link": { "type": "string", "nullable": true }, "read": { "type": "boolean" }, "created_at": { "type": "string", "format": "date-time" } } } } } },
+                "Marked": { "type": "object", "properties": { "marked": { "type": "integer" } } },
+                "EventHealth": { "type": "object", "properties": { "lag_seconds": { "type": "number" }, "dead_letters": { "type": "array", "items": { "type": "object", "properties": {
+                    "event_id": { "type": "string" }, "consumer": { "type": "string" }, "event_type": { "type": "string" }, "aggregate_id": { "type": "string" },
+                    "attempts": { "type": "integer" }, "last_error": { "type": "string", "nullable": true }, "payload": {}, "updated_at": { "type": "string" } } } } } },
                 "Decision": { "type": "object", "required": ["approve"], "additionalProperties": false, "properties": {
                     "approve": { "type": "boolean" }, "reason": { "type": "string", "nullable": true, "maxLength": 500 } } }
             }

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts_flow;
 mod bad_input;
 mod cli;
+mod events;
 mod mfa;
 mod pages;
 mod roles;

@@ -3,7 +3,13 @@
 //! On SQLite every write transaction goes through a single-connection pool: SQLite allows one writer at a
 //! time anyway, and queueing in the pool avoids `SQLITE_BUSY` on lock upgrades.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    path::Path,
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
@@ -11,7 +17,54 @@ use sqlx::{
     AnyPool, Executor,
 };
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+use tokio::sync::watch;
+
+/// Bumped whenever new background work (events, sagas) may be due; every waiting loop sees it.
+type WakeTx = Arc<watch::Sender<u64>>;
+
+/// A write transaction. Derefs to the connection, so repository code runs queries on `&mut **tx`.
+/// Committing a transaction that wrote events wakes this instance's event dispatcher.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    wake: WakeTx,
+    wrote_events: bool,
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn mark_events_written(&mut self) {
+        self.wrote_events = true;
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await?;
+        if self.wrote_events {
+            self.wake.send_modify(|v| *v = v.wrapping_add(1));
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -39,6 +92,7 @@ pub struct Db {
     write: AnyPool,
     backend: Backend,
     url: String,
+    wake: WakeTx,
 }
 
 impl Db {
@@ -72,7 +126,7 @@ impl Db {
                     .after_connect(sqlite_pragmas)
                     .connect_with(opts)
                     .await?;
-                Ok(Self { read, write, backend, url: url.to_owned() })
+                Ok(Self { read, write, backend, url: url.to_owned(), wake: Arc::new(watch::channel(0).0) })
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -80,7 +134,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?;
-                Ok(Self { read: pool.clone(), write: pool, backend, url: url.to_owned() })
+                Ok(Self { read: pool.clone(), write: pool, backend, url: url.to_owned(), wake: Arc::new(watch::channel(0).0) })
             }
         }
     }
@@ -119,7 +173,17 @@ impl Db {
 
     /// Starts a write transaction; commit it in the service method that began it.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.write.begin().await
+        Ok(Tx { inner: self.write.begin().await?, backend: self.backend, wake: self.wake.clone(), wrote_events: false })
+    }
+
+    /// Wakes this instance's event dispatcher (new work may be due).
+    pub fn wake(&self) {
+        self.wake.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// What background loops wait on (`changed()`): each receiver sees every wake-up.
+    pub fn wake_receiver(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -3,9 +3,12 @@
 //! Nothing here knows about HTTP or Leptos.
 
 pub mod db;
+pub mod events;
+pub mod hub;
 pub mod ids;
 pub mod money;
 pub mod outbox;
+pub mod saga;
 pub mod time;
 
 pub use db::{Backend, Db, DbError, Tx};

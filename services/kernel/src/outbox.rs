@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::{ids::EventId, Timestamp, Tx};
+use crate::{db::Backend, ids::EventId, Timestamp, Tx};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Envelope {
@@ -31,13 +31,21 @@ impl Envelope {
     }
 }
 
-/// Appends `event` to the outbox inside `tx`.
+pub(crate) const EVENTS_CHANNEL: &str = "bespoke_events";
+
+/// Appends `event` to the outbox inside `tx`, with one pending delivery per subscribed consumer.
+/// On PostgreSQL a `NOTIFY` (delivered only if the transaction commits) wakes every instance.
 #[tracing::instrument(skip(tx, event), fields(event_type = event.event_type))]
 pub async fn append(tx: &mut Tx, event: &Envelope) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let now = Timestamp::now().0;
+    let returning = match tx.backend() {
+        Backend::Postgres => "seq",
+        Backend::Sqlite => "rowid",
+    };
+    let seq: i64 = sqlx::query_scalar(&format!(
         "INSERT INTO outbox_event (outbox_event_id, event_type, schema_version, aggregate_id, occurred_at, correlation_id, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {returning}"
+    ))
     .bind(event.event_id.to_string())
     .bind(event.event_type)
     .bind(event.schema_version)
@@ -45,8 +53,23 @@ pub async fn append(tx: &mut Tx, event: &Envelope) -> Result<(), sqlx::Error> {
     .bind(event.occurred_at.0)
     .bind(event.correlation_id.clone())
     .bind(event.payload.to_string())
-    .bind(Timestamp::now().0)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO event_delivery (outbox_event_id, consumer, aggregate_id, seq, status, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT $1, consumer, $2, $3, 'pending', 0, $4, $4, $4 FROM event_subscription WHERE event_type = $5",
+    )
+    .bind(event.event_id.to_string())
+    .bind(&event.aggregate_id)
+    .bind(seq)
+    .bind(now)
+    .bind(event.event_type)
     .execute(&mut **tx)
     .await?;
+    if tx.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, '')").bind(EVENTS_CHANNEL).execute(&mut **tx).await?;
+    }
+    tx.mark_events_written();
     Ok(())
 }
