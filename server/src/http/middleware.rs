@@ -84,7 +84,12 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         res = server_fn_status(res).await;
     }
     // serverless mode: nothing runs between requests, so dispatch what this request committed now
-    if state.settings.events_mode == crate::config::EventsMode::Inline && !is_read_only(&method) {
+    // (a refused request committed nothing worth dispatching; the drain endpoint drains by itself)
+    let dispatch = state.settings.events_mode == crate::config::EventsMode::Inline
+        && !is_read_only(&method)
+        && (res.status().is_success() || res.status().is_redirection())
+        && route != "/internal/events/drain";
+    if dispatch {
         if let Err(e) = super::drain(&state, std::time::Duration::from_secs(2)).await {
             tracing::warn!(error = %e, "inline event dispatch failed; the scheduled drain will retry");
         }

@@ -404,3 +404,97 @@ both!(an_unpaid_saga_times_out_and_compensates, |app: TestApp| async move {
     assert_eq!(steps_done(&db, "saga.do", "unpaid").await, vec![0]);
     assert_eq!(steps_done(&db, "saga.undo", "unpaid").await, vec![0], "the reservation was released");
 });
+
+/// Polls the caller's notifications until one with `title` shows up (the dispatcher runs in the background).
+pub async fn wait_for_notification(app: &TestApp, token: &str, title: &str) -> Value {
+    for _ in 0..100 {
+        let v: Value = app.get("/api/v1/me/notifications", Some(token)).await.json().await.expect("json");
+        if v["notifications"].as_array().is_some_and(|l| l.iter().any(|n| n["title"] == title)) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no notification {title:?} arrived");
+}
+
+both!(events_reach_people_as_notifications, |app: TestApp| async move {
+    let dealer = app.sign_up(&unique_email("notified"), "dealer pass!", "dealer").await;
+    let v = wait_for_notification(&app, &dealer.token, "Your dealer application is in").await;
+    assert_eq!(v["unread"], 1);
+    let admin = app.admin().await;
+    let id = dealer.user["id"].as_str().expect("id");
+    let res = app
+        .post_json(&format!("/api/v1/admin/dealers/{id}/decision"), &json!({ "approve": false, "reason": "no photos of your work" }), Some(&admin.token))
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let v = wait_for_notification(&app, &dealer.token, "Your store was not approved").await;
+    let rejected = v["notifications"].as_array().and_then(|l| l.iter().find(|n| n["title"] == "Your store was not approved")).cloned();
+    assert_eq!(rejected.map(|n| n["body"].clone()), Some(json!("Reason: no photos of your work")));
+    assert_eq!(v["unread"], 2);
+    let res = app.post_json("/api/v1/me/notifications/read-all", &json!({}), Some(&dealer.token)).await;
+    assert_eq!(res.json::<Value>().await.expect("json")["marked"], 2);
+    // nobody else sees them
+    let other = app.sign_up(&unique_email("other"), "other pass!", "customer").await;
+    let v = wait_for_notification(&app, &other.token, "Welcome to Bespoke").await;
+    assert_eq!(v["notifications"].as_array().map(|l| l.len()), Some(1));
+    // admins see event health
+    let health: Value = app.get("/api/v1/admin/events", Some(&admin.token)).await.json().await.expect("json");
+    assert!(health["dead_letters"].as_array().is_some_and(|d| d.is_empty()), "{health}");
+    assert_eq!(app.get("/api/v1/admin/events", Some(&other.token)).await.status(), reqwest::StatusCode::FORBIDDEN);
+    let metrics = app.get("/metrics", None).await.text().await.expect("text");
+    assert!(metrics.contains("events_delivered_total{consumer=\"notify.inbox\"}"), "{metrics}");
+    assert!(metrics.contains("outbox_lag_seconds"));
+});
+
+/// Serverless mode: no background loops; what a request commits is dispatched before it answers,
+/// and the drain endpoint (secret-guarded) picks up anything left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serverless_mode_dispatches_inline_and_drains_on_request() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if backend == Backend::Postgres && pg_admin_url().is_none() {
+            continue;
+        }
+        let app = spawn_app_with(backend, |s| {
+            s.events_mode = server::config::EventsMode::Inline;
+            s.drain_secret = Some(server::config::SecretString::new("a-long-drain-secret-123"));
+        })
+        .await;
+        let s = app.sign_up(&unique_email("lambda"), "serverless pass", "customer").await;
+        // no waiting: the sign-up response came after its events were handled
+        let v: Value = app.get("/api/v1/me/notifications", Some(&s.token)).await.json().await.expect("json");
+        assert_eq!(v["unread"], 1, "{backend:?}: {v}");
+
+        // an event committed outside any request (e.g. by another process) waits for the scheduler
+        let db = Db::connect(&app.database_url).await.expect("db");
+        let uid = s.user["id"].as_str().expect("id").to_owned();
+        let mut tx = db.begin().await.expect("tx");
+        outbox::append(&mut tx, &Envelope::new("accounts.MfaDisabled", uid.clone(), json!({ "user_id": uid }))).await.expect("append");
+        tx.commit().await.expect("commit");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let v: Value = app.get("/api/v1/me/notifications", Some(&s.token)).await.json().await.expect("json");
+        assert_eq!(v["unread"], 1, "{backend:?}: nothing runs between requests");
+
+        let drain = |secret: Option<&'static str>| {
+            let mut r = app.client.post(app.url("/internal/events/drain"));
+            if let Some(s) = secret {
+                r = r.bearer_auth(s);
+            }
+            r.send()
+        };
+        assert_eq!(drain(None).await.expect("req").status(), reqwest::StatusCode::UNAUTHORIZED);
+        assert_eq!(drain(Some("wrong-secret-wrong-secret")).await.expect("req").status(), reqwest::StatusCode::UNAUTHORIZED);
+        let res = drain(Some("a-long-drain-secret-123")).await.expect("req");
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["events"], 2, "two consumers handled the one event: {body}");
+        let v: Value = app.get("/api/v1/me/notifications", Some(&s.token)).await.json().await.expect("json");
+        assert_eq!(v["unread"], 2);
+    }
+}
+
+#[tokio::test]
+async fn drain_endpoint_is_off_without_a_secret() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let res = app.client.post(app.url("/internal/events/drain")).bearer_auth("anything-at-all-here").send().await.expect("req");
+    assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND);
+}

@@ -47,7 +47,7 @@ pub fn pg_admin_url() -> Option<String> {
     }
 }
 
-async fn create_pg_database() -> (String, String) {
+pub async fn create_pg_database() -> (String, String) {
     let admin = pg_admin_url().expect("PostgreSQL tests are required here (BESPOKE_SKIP_PG is set only when it is unreachable)");
     sqlx::any::install_default_drivers();
     let name = format!("bespoke_test_{}", uuid::Uuid::now_v7().simple());
@@ -59,7 +59,7 @@ async fn create_pg_database() -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
-async fn drop_pg_database(name: &str) {
+pub async fn drop_pg_database(name: &str) {
     let Some(admin) = pg_admin_url() else { return };
     if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;

@@ -8,6 +8,7 @@ mod accounts_flow;
 mod bad_input;
 mod cli;
 mod events;
+mod fleet;
 mod mfa;
 mod pages;
 mod roles;
