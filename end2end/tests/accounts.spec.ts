@@ -97,4 +97,12 @@ test('a dealer applies and an admin approves the store', async ({ browser }) => 
 
   await dealer.reload();
   await expect(dealer.getByTestId('dealer-status')).toHaveText('approved');
+
+  // the approval reached the dealer as a notification, through the event backbone
+  await expect(dealer.getByTestId('unread-count')).toHaveText('2');
+  await dealer.getByRole('link', { name: /Notifications/ }).click();
+  await expect(dealer.getByTestId('notifications')).toContainText('Your store is approved');
+  await expect(dealer.getByTestId('notifications')).toContainText('Your dealer application is in');
+  await dealer.getByRole('button', { name: 'Mark all as read' }).click();
+  await expect(dealer.getByRole('button', { name: 'Mark all as read' })).toHaveCount(0);
 });

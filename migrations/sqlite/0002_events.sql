@@ -24,7 +24,7 @@ CREATE TABLE event_delivery (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (outbox_event_id, consumer)
 );
-CREATE INDEX event_delivery_due_idx ON event_delivery (status, next_attempt_at, seq);
+CREATE INDEX event_delivery_due_idx ON event_delivery (status, seq);
 CREATE INDEX event_delivery_order_idx ON event_delivery (consumer, aggregate_id, status, seq);
 
 CREATE TABLE processed_event (

@@ -1,0 +1,44 @@
+//! Shared helpers for the benchmark binaries: percentiles and throwaway databases.
+
+use std::time::Duration;
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+/// A fresh database of each kind: SQLite in a temp file, PostgreSQL as a new database on
+/// `BESPOKE_BENCH_PG_URL` (default: the local server). Returns the url and a cleanup statement.
+pub async fn fresh_database(backend: &str) -> Result<(String, Option<String>), Box<dyn std::error::Error>> {
+    match backend {
+        "sqlite" => {
+            let dir = std::env::temp_dir().join(format!("bespoke-bench-{}", uuid::Uuid::now_v7().simple()));
+            std::fs::create_dir_all(&dir)?;
+            Ok((format!("sqlite://{}", dir.join("bench.db").display()), None))
+        }
+        _ => {
+            sqlx::any::install_default_drivers();
+            let admin = std::env::var("BESPOKE_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("bespoke_bench_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+            Ok((format!("{base}/{name}"), Some(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))))
+        }
+    }
+}
+
+pub async fn cleanup(drop_sql: Option<String>) {
+    let Some(sql) = drop_sql else { return };
+    let admin = std::env::var("BESPOKE_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+        let _ = sqlx::query(&sql).execute(&mut conn).await;
+    }
+}
