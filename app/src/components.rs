@@ -20,6 +20,7 @@ pub fn hard_navigate(href: &str) {
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
+    let unread = Resource::new(|| (), |_| crate::api::notify::unread_notifications());
     let menu_open = RwSignal::new(false);
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
@@ -30,6 +31,7 @@ pub fn Shell(children: Children) -> impl IntoView {
     let links = move || {
         Suspend::new(async move {
             let u = user.await.ok().flatten();
+            let unread = unread.await.unwrap_or(0);
             let link = "block rounded-md px-3 py-2 text-sm font-medium text-stone-700 hover:bg-stone-100";
             match u {
                 None => view! {
@@ -44,7 +46,12 @@ pub fn Shell(children: Children) -> impl IntoView {
                         {dealer}
                         {admin}
                         <A href="/notifications" attr:class=link>
-                            "Notifications" <UnreadBadge />
+                            "Notifications"
+                            {(unread > 0).then(|| view! {
+                                <span class="ml-1 rounded-full bg-amber-700 px-2 py-0.5 text-xs font-semibold text-white" data-testid="unread-count">
+                                    {unread}
+                                </span>
+                            })}
                         </A>
                         <A href="/account" attr:class=link>
                             <span data-testid="nav-user">{u.display_name.clone()}</span>
@@ -258,21 +265,4 @@ pub fn SignInPrompt() -> impl IntoView {
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <p class="animate-pulse text-stone-500" aria-busy="true">"Loading…"</p> }
-}
-
-/// The unread-notification count next to the navigation link.
-#[component]
-fn UnreadBadge() -> impl IntoView {
-    let inbox = Resource::new(|| (), |_| crate::api::notify::my_notifications());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                inbox.await.ok().filter(|i| i.unread > 0).map(|i| view! {
-                    <span class="ml-1 rounded-full bg-amber-700 px-2 py-0.5 text-xs font-semibold text-white" data-testid="unread-count">
-                        {i.unread}
-                    </span>
-                })
-            })}
-        </Transition>
-    }
 }

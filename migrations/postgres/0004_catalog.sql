@@ -49,6 +49,7 @@ CREATE TABLE product (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX product_slug_idx ON product (slug);
 CREATE INDEX product_store_idx ON product (store_id, status, updated_at);
 CREATE INDEX product_category_idx ON product (category_id, status);
 CREATE INDEX product_status_idx ON product (status, published_at);

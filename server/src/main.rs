@@ -110,10 +110,13 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
         }
         Command::Migrate => {
             let db = startup::connect_db(&settings).await?;
+            startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
             println!("migrations applied ({:?})", db.backend());
         }
         Command::Seed => {
             let db = startup::connect_db(&settings).await?;
+            // subscriptions first, so the seed's events reach every consumer
+            startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
             let accounts = accounts::Accounts::new(db, startup::accounts_config(&settings));
             server::seed::run(&accounts).await?;
         }
@@ -160,6 +163,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
         }
         Command::Admin { command } => {
             let db = startup::connect_db(&settings).await?;
+            startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
             let accounts = accounts::Accounts::new(db, startup::accounts_config(&settings));
             match command {
                 AdminCommand::Create { email, role, name, password } => {
