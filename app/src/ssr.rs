@@ -15,6 +15,12 @@ pub const SESSION_COOKIE: &str = "bespoke_session";
 pub struct Services {
     pub accounts: Accounts,
     pub notifications: notify::Notifications,
+    pub catalog: catalog::Catalog,
+    pub search: search::SearchIndex,
+    /// Records product views in batches (the server's `ViewRecorder`).
+    pub views: std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>,
+    /// Serverless mode: the search index catches up before answering.
+    pub inline_events: bool,
     /// Set the cookie's `Secure` flag (served over TLS).
     pub secure_cookies: bool,
 }

@@ -7,5 +7,6 @@ pub mod http;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
+pub mod views;
 
 pub use startup::{AppState, Application};

@@ -19,8 +19,16 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Create the demo store's accounts (idempotent) and print their credentials.
-    Seed,
+    /// Create the demo store (idempotent): accounts, 50 dealers with stores, and listings up to
+    /// `--products`; print the demo credentials.
+    Seed {
+        /// How many listings the catalogue should hold (100000+ for benchmarks).
+        #[arg(long, default_value_t = 10_000)]
+        products: usize,
+        /// The generator's seed: the same seed gives the same catalogue.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Account administration.
     Admin {
         #[command(subcommand)]
@@ -113,11 +121,17 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
             startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
             println!("migrations applied ({:?})", db.backend());
         }
-        Command::Seed => {
+        Command::Seed { products, seed } => {
             let db = startup::connect_db(&settings).await?;
             // subscriptions first, so the seed's events reach every consumer
             startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
-            let accounts = accounts::Accounts::new(db, startup::accounts_config(&settings));
+            let accounts = accounts::Accounts::new(db.clone(), startup::accounts_config(&settings));
+            let catalog = startup::catalog(&db, &settings);
+            let started = std::time::Instant::now();
+            let made = server::seed::catalogue::seed(&accounts, &catalog, products, seed).await?;
+            if made > 0 {
+                println!("demo catalogue: {made} listings added in {:.1} s", started.elapsed().as_secs_f64());
+            }
             server::seed::run(&accounts).await?;
         }
         Command::Events { command } => {

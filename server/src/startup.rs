@@ -10,7 +10,9 @@ use kernel::{
     saga::SagaEngine,
     Db,
 };
+use catalog::{Catalog, LocalDiskStore};
 use notify::Notifications;
+use search::SearchIndex;
 use tokio::sync::Notify;
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
@@ -28,6 +30,9 @@ pub struct AppState {
     pub db: Db,
     pub accounts: Accounts,
     pub notifications: Notifications,
+    pub catalog: Catalog,
+    pub search: SearchIndex,
+    pub views: crate::views::ViewRecorder,
     pub bus: EventBus,
     pub hub: Hub,
     pub sagas: SagaEngine,
@@ -41,6 +46,13 @@ impl AppState {
         provide_context(app::ssr::Services {
             accounts: self.accounts.clone(),
             notifications: self.notifications.clone(),
+            catalog: self.catalog.clone(),
+            search: self.search.clone(),
+            views: {
+                let v = self.views.clone();
+                Arc::new(move |product: &str, viewer: &str| v.record(product, viewer))
+            },
+            inline_events: self.settings.events_mode == EventsMode::Inline,
             secure_cookies: self.settings.secure_cookies,
         });
     }
@@ -52,6 +64,8 @@ pub enum StartError {
     Db(#[from] kernel::DbError),
     #[error("could not prepare the data dir {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("could not build the search index: {0}")]
+    Search(String),
     #[error("could not listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -82,6 +96,11 @@ pub async fn event_bus(db: &Db, hub: &Hub, settings: &Settings) -> Result<EventB
 /// The saga runner with every saga this binary defines (checkout and refunds arrive with orders).
 pub fn saga_engine(db: &Db) -> SagaEngine {
     SagaEngine::new(db.clone(), Vec::new(), Duration::from_secs(30))
+}
+
+/// The catalogue with images on local disk under the data dir (`/media/…`).
+pub fn catalog(db: &Db, settings: &Settings) -> Catalog {
+    Catalog::new(db.clone(), LocalDiskStore::new(settings.data_dir.join("media")))
 }
 
 pub fn accounts_config(settings: &Settings) -> AccountsConfig {
@@ -120,6 +139,9 @@ impl Application {
         let accounts = Accounts::new(db.clone(), accounts_config(&settings));
         let hub = Hub::for_db(&db);
         let bus = event_bus(&db, &hub, &settings).await?;
+        let catalog = catalog(&db, &settings);
+        let (search, stats) = SearchIndex::build(db.clone(), catalog.clone()).await.map_err(|e| StartError::Search(e.to_string()))?;
+        tracing::info!(documents = stats.documents, ms = stats.took.as_millis() as u64, "search index built");
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
@@ -128,6 +150,9 @@ impl Application {
             hub,
             sagas: saga_engine(&db),
             notifications: Notifications::new(db.clone()),
+            views: crate::views::ViewRecorder::new(catalog.clone()),
+            catalog,
+            search,
             db,
             accounts,
             bus,
@@ -152,6 +177,8 @@ impl Application {
             tasks.push(tokio::spawn(st.bus.clone().run(stop.clone())));
             tasks.push(tokio::spawn(st.sagas.clone().run(stop.clone(), Duration::from_secs(5))));
         }
+        tasks.push(tokio::spawn(st.search.clone().follow(stop.clone())));
+        tasks.push(tokio::spawn(st.views.clone().run(stop.clone())));
         // the hub needs the listener in both modes (it carries chat and tracking pushes)
         if let Some(t) = kernel::hub::spawn_pg_listener(&st.db, st.hub.clone(), stop.clone()) {
             tasks.push(t);
@@ -159,6 +186,7 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let res = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         stop.notify_waiters();
+        self.state.views.flush().await;
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }

@@ -15,12 +15,14 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<&'static str>,
+    /// A field named at run time (e.g. `options[2].name`); wins over `field`.
+    pub field_owned: Option<String>,
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, retry_after: None }
+        Self { status, code, message: message.into(), field: None, field_owned: None, retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -57,7 +59,7 @@ impl From<AccountsError> for ApiError {
             AccountsError::Throttled { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };
-        Self { status, code: e.code(), message, field: e.field(), retry_after }
+        Self { status, code: e.code(), message, field: e.field(), field_owned: None, retry_after }
     }
 }
 
@@ -65,7 +67,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // the id is also in the x-request-id header; repeated here for clients that only read bodies
         let request_id = super::middleware::current_request_id();
-        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field, "request_id": request_id } });
+        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field_owned.as_deref().or(self.field), "request_id": request_id } });
         let mut res = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -2,6 +2,7 @@
 //! readiness and metrics.
 
 pub mod api;
+pub mod catalog_api;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -18,7 +19,22 @@ pub fn routes(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi::document))
         .route("/internal/events/drain", axum::routing::post(events_drain))
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes().merge(catalog_api::routes()))
+        .route(
+            "/dealer/products/{id}/images",
+            axum::routing::post(catalog_api::upload_image_form)
+                .layer(axum::extract::DefaultBodyLimit::max(catalog::images::MAX_IMAGE_BYTES + 64 * 1024)),
+        )
+        .route("/art/{name}", get(catalog_api::art))
+        .nest_service(
+            "/media",
+            tower::ServiceBuilder::new()
+                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ))
+                .service(tower_http::services::ServeDir::new(state.settings.data_dir.join("media"))),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }

@@ -1,0 +1,332 @@
+//! `/api/v1` for the catalogue and search, plus the media and generated-art routes.
+
+use accounts::Principal;
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, Multipart, Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{delete, get, post, put},
+    Json, Router,
+};
+use catalog::{CatalogError, ProductInput, Selection, StatusAction, StoreInput};
+use kernel::{Currency, Money};
+use search::{SearchError, SearchQuery, Sort};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{
+    error::ApiError,
+    extract::{ApiJson, Caller},
+};
+use crate::AppState;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        let status = match &e {
+            CatalogError::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            CatalogError::Forbidden => StatusCode::FORBIDDEN,
+            CatalogError::NotFound => StatusCode::NOT_FOUND,
+            CatalogError::Conflict(_) => StatusCode::CONFLICT,
+            CatalogError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");
+            }
+        };
+        let message = match &e {
+            CatalogError::InvalidInput { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        let mut out = ApiError::new(status, e.code(), message);
+        out.field_owned = e.field().map(str::to_owned);
+        out
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::InvalidInput { field, message } => {
+                let mut out = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message);
+                out.field = Some(field);
+                out
+            }
+            other => {
+                tracing::error!(error = %other, "search failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+            }
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/categories", get(categories))
+        .route("/search", get(search))
+        .route("/search/suggest", get(suggest))
+        .route("/products/{slug}", get(product))
+        .route("/products/{slug}/price", post(price))
+        .route("/stores/{slug}", get(store))
+        .route("/dealer/store", get(my_store).put(save_store))
+        .route("/dealer/products", get(my_products).post(create_product))
+        .route("/dealer/products/{id}", put(update_product))
+        .route("/dealer/products/{id}/status", post(set_status))
+        .route("/dealer/products/{id}/stock", put(set_stock))
+        .route(
+            "/dealer/products/{id}/images",
+            post(upload_image_api).layer(DefaultBodyLimit::max(catalog::images::MAX_IMAGE_BYTES + 64 * 1024)),
+        )
+        .route("/dealer/products/{id}/images/{image_id}", delete(remove_image))
+        .route("/dealer/import", post(import).layer(DefaultBodyLimit::max(2 * 1024 * 1024)))
+}
+
+async fn categories(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(json!({ "categories": st.catalog.categories().await? })))
+}
+
+/// The search parameters as they appear in URLs (`/search?…` and `/api/v1/search?…`).
+#[derive(Deserialize, Default, Debug)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub q: String,
+    pub category: Option<String>,
+    pub min_price: Option<String>,
+    pub max_price: Option<String>,
+    pub store: Option<String>,
+    pub in_stock: Option<String>,
+    pub customizable: Option<String>,
+    pub min_rating: Option<String>,
+    pub sort: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+fn flag(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("1" | "true" | "on" | "yes"))
+}
+
+fn price_param(name: &'static str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => Money::parse(s, Currency::EUR).map(|m| Some(m.minor)).map_err(|_| {
+            let mut e = ApiError::bad_request(format!("{name} must be an amount like 25 or 25.50"));
+            e.field = Some(name);
+            e
+        }),
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, v: &Option<String>) -> Result<Option<T>, ApiError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            let mut e = ApiError::bad_request(format!("{name} must be a number"));
+            e.field = Some(name);
+            e
+        }),
+    }
+}
+
+impl SearchParams {
+    pub fn to_query(&self) -> Result<SearchQuery, ApiError> {
+        let sort = Sort::parse(self.sort.as_deref().unwrap_or("")).ok_or_else(|| {
+            let mut e = ApiError::bad_request("sort must be relevance, popular, price_asc, price_desc, newest or rating");
+            e.field = Some("sort");
+            e
+        })?;
+        Ok(SearchQuery {
+            q: self.q.clone(),
+            category: self.category.clone().filter(|c| !c.is_empty()),
+            min_price: price_param("min_price", &self.min_price)?,
+            max_price: price_param("max_price", &self.max_price)?,
+            store: self.store.clone().filter(|s| !s.is_empty()),
+            in_stock: flag(&self.in_stock),
+            customizable: flag(&self.customizable),
+            min_rating: number("min_rating", &self.min_rating)?,
+            sort,
+            page: number("page", &self.page)?.unwrap_or(1),
+            per_page: number("per_page", &self.per_page)?.unwrap_or(24),
+        })
+    }
+}
+
+async fn search(State(st): State<AppState>, Query(p): Query<SearchParams>) -> ApiResult<Json<search::SearchResults>> {
+    let q = p.to_query()?;
+    if st.settings.events_mode == crate::config::EventsMode::Inline {
+        st.search.catch_up().await?;
+    }
+    let index = st.search.clone();
+    let res = tokio::task::spawn_blocking(move || index.search(&q))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    Ok(Json(res))
+}
+
+#[derive(Deserialize)]
+struct SuggestParams {
+    #[serde(default)]
+    q: String,
+}
+
+async fn suggest(State(st): State<AppState>, Query(p): Query<SuggestParams>) -> ApiResult<Json<serde_json::Value>> {
+    let list = st.search.suggest(&p.q, 8)?;
+    Ok(Json(json!({ "suggestions": list })))
+}
+
+async fn viewer(st: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| app::ssr::cookie_value(headers, app::ssr::SESSION_COOKIE))?;
+    st.accounts.authenticate(&token).await.ok()
+}
+
+async fn product(State(st): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> ApiResult<Json<catalog::Product>> {
+    let v = viewer(&st, &headers).await;
+    let p = st.catalog.product_for(v.as_ref(), &slug).await?;
+    st.views.record(&p.id, &v.map(|v| v.user.id.to_string()).unwrap_or_else(|| "anonymous".into()));
+    Ok(Json(p))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceBody {
+    #[serde(default)]
+    selections: Vec<Selection>,
+}
+
+async fn price(State(st): State<AppState>, headers: HeaderMap, Path(slug): Path<String>, ApiJson(b): ApiJson<PriceBody>) -> ApiResult<Json<serde_json::Value>> {
+    let v = viewer(&st, &headers).await;
+    let p = st.catalog.product_for(v.as_ref(), &slug).await?;
+    let m = p.price_for(&b.selections)?;
+    Ok(Json(json!({ "price_minor": m.minor, "currency": m.currency.code(), "display": m.to_string() })))
+}
+
+async fn store(State(st): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let s = st.catalog.store_by_slug(&slug).await?;
+    let products = st.catalog.store_products(&s.id, 60).await?;
+    Ok(Json(json!({ "store": s, "products": products.iter().map(summary_json).collect::<Vec<_>>() })))
+}
+
+fn summary_json(r: &catalog::SummaryRow) -> serde_json::Value {
+    json!({ "id": r.product_id, "slug": r.slug, "title": r.title, "price_minor": r.price_minor, "currency": r.currency,
+            "stock": r.stock, "status": r.status, "store_name": r.store_name, "store_slug": r.store_slug })
+}
+
+async fn my_store(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<serde_json::Value>> {
+    p.require_dealer()?;
+    Ok(Json(json!({ "store": st.catalog.store_of_dealer(&p.user.id.to_string()).await? })))
+}
+
+async fn save_store(State(st): State<AppState>, Caller(p): Caller, ApiJson(b): ApiJson<StoreInput>) -> ApiResult<Json<catalog::Store>> {
+    Ok(Json(st.catalog.save_store(&p, &b).await?))
+}
+
+async fn my_products(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<serde_json::Value>> {
+    let list = st.catalog.dealer_products(&p).await?;
+    Ok(Json(json!({ "products": list.iter().map(summary_json).collect::<Vec<_>>() })))
+}
+
+async fn create_product(State(st): State<AppState>, Caller(p): Caller, ApiJson(b): ApiJson<ProductInput>) -> ApiResult<(StatusCode, Json<catalog::Product>)> {
+    Ok((StatusCode::CREATED, Json(st.catalog.create_product(&p, &b).await?)))
+}
+
+async fn update_product(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, ApiJson(b): ApiJson<ProductInput>) -> ApiResult<Json<catalog::Product>> {
+    Ok(Json(st.catalog.update_product(&p, &id, &b).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    action: StatusAction,
+}
+
+async fn set_status(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, ApiJson(b): ApiJson<StatusBody>) -> ApiResult<Json<catalog::Product>> {
+    Ok(Json(st.catalog.set_status(&p, &id, b.action).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    stock: Option<i64>,
+}
+
+async fn set_stock(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, ApiJson(b): ApiJson<StockBody>) -> ApiResult<Json<catalog::Product>> {
+    Ok(Json(st.catalog.set_stock(&p, &id, b.stock).await?))
+}
+
+/// The first file part of a multipart body (at most the image limit).
+async fn first_file(mut mp: Multipart) -> Result<Vec<u8>, ApiError> {
+    while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request(format!("the upload could not be read: {e}")))? {
+        if field.file_name().is_some() || field.name() == Some("image") {
+            let bytes = field.bytes().await.map_err(|e| ApiError::bad_request(format!("the upload could not be read: {e}")))?;
+            return Ok(bytes.to_vec());
+        }
+    }
+    let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "choose an image file to upload");
+    e.field = Some("image");
+    Err(e)
+}
+
+async fn upload_image_api(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, mp: Multipart) -> ApiResult<(StatusCode, Json<catalog::ImageRef>)> {
+    let bytes = first_file(mp).await?;
+    Ok((StatusCode::CREATED, Json(st.catalog.add_image(&p, &id, bytes).await?)))
+}
+
+/// The listing editor's plain HTML upload form: answers with a redirect back to the editor (so it
+/// works without JavaScript), carrying the outcome in the query string.
+pub async fn upload_image_form(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, mp: Multipart) -> Response {
+    let back = |q: String| Redirect::to(&format!("/dealer/products/{id}?{q}")).into_response();
+    let bytes = match first_file(mp).await {
+        Ok(b) => b,
+        Err(e) => return back(format!("image_error={}", urlencode(&e.message))),
+    };
+    match st.catalog.add_image(&p, &id, bytes).await {
+        Ok(_) => back("image=added".into()),
+        Err(CatalogError::InvalidInput { message, .. }) => back(format!("image_error={}", urlencode(&message))),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn remove_image(State(st): State<AppState>, Caller(p): Caller, Path((id, image_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    st.catalog.remove_image(&p, &id, &image_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn import(State(st): State<AppState>, Caller(p): Caller, body: Bytes) -> ApiResult<Json<catalog::ImportReport>> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV file must be UTF-8 text"))?;
+    Ok(Json(st.catalog.import_csv(&p, text).await?))
+}
+
+/// A generated picture for listings without photos: deterministic shapes and colours from the id.
+pub async fn art(Path(name): Path<String>) -> Response {
+    let id = name.trim_end_matches(".svg");
+    let mut h: u64 = 1469598103934665603;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    let hue = h % 360;
+    let hue2 = (hue + 40 + (h >> 9) % 80) % 360;
+    let (cx, cy, r) = (80 + (h >> 17) % 240, 80 + (h >> 25) % 140, 40 + (h >> 33) % 70);
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 300"><rect width="400" height="300" fill="hsl({hue},45%,88%)"/><circle cx="{cx}" cy="{cy}" r="{r}" fill="hsl({hue2},50%,62%)"/><rect x="{x}" y="{y}" width="{w}" height="{w}" rx="14" fill="hsl({hue},40%,45%)" opacity="0.75"/></svg>"##,
+        x = 40 + (h >> 41) % 250,
+        y = 60 + (h >> 47) % 150,
+        w = 50 + (h >> 53) % 60,
+    );
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], svg).into_response()
+}
