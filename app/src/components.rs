@@ -266,3 +266,34 @@ pub fn SignInPrompt() -> impl IntoView {
 pub fn Loading() -> impl IntoView {
     view! { <p class="animate-pulse text-stone-500" aria-busy="true">"Loading…"</p> }
 }
+
+/// A listing in a grid: picture, title, price, store.
+#[component]
+pub fn ProductCard(card: crate::api::catalog::CardView) -> impl IntoView {
+    let href = format!("/p/{}", card.slug);
+    view! {
+        <a href=href class="group block overflow-hidden rounded-xl border border-stone-200 bg-white shadow-sm hover:shadow-md" data-testid="product-card">
+            <img src=card.image.clone() alt="" loading="lazy" class="aspect-[4/3] w-full bg-stone-100 object-cover" />
+            <div class="p-3">
+                <p class="line-clamp-2 text-sm font-medium text-stone-900 group-hover:text-amber-800">{card.title.clone()}</p>
+                <p class="mt-1 text-sm font-semibold">{card.price.clone()}</p>
+                <p class="text-xs text-stone-500">{card.store_name.clone()}</p>
+            </div>
+        </a>
+    }
+}
+
+/// A titled row of product cards.
+#[component]
+pub fn Rail(#[prop(into)] title: String, cards: Vec<crate::api::catalog::CardView>, #[prop(optional, into)] testid: String) -> impl IntoView {
+    (!cards.is_empty()).then(|| {
+        view! {
+            <section class="mt-10" data-testid=testid>
+                <h2 class="mb-3 text-xl font-bold tracking-tight">{title}</h2>
+                <div class="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4">
+                    {cards.into_iter().map(|c| view! { <ProductCard card=c /> }).collect_view()}
+                </div>
+            </section>
+        }
+    })
+}

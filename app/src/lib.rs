@@ -60,6 +60,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/dealer") view=DealerPage />
+                    <Route path=path!("/dealer/import") view=ImportPage />
+                    <Route path=path!("/dealer/products/:id") view=ListingEditorPage />
+                    <Route path=path!("/search") view=SearchPage />
+                    <Route path=path!("/p/:slug") view=ProductPage />
+                    <Route path=path!("/s/:slug") view=StorePage />
                     <Route path=path!("/admin") view=AdminPage />
                     <Route path=path!("/notifications") view=NotificationsPage />
                 </Routes>

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod catalog;
 pub mod notify;
 
 use serde::{Deserialize, Serialize};

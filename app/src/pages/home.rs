@@ -1,10 +1,11 @@
 use leptos::prelude::*;
 
-use crate::{components::*, CurrentUser};
+use crate::{api::catalog::home_rails, components::*, CurrentUser};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
+    let rails = Resource::new(|| (), |_| home_rails());
     let greeting = move || {
         Suspend::new(async move {
             match user.await.ok().flatten() {
@@ -24,25 +25,38 @@ pub fn HomePage() -> impl IntoView {
     };
     view! {
         <leptos_meta::Title text="" />
-        <section class="rounded-2xl bg-gradient-to-br from-amber-50 to-stone-100 px-6 py-12 sm:px-10">
+        <section class="rounded-2xl bg-gradient-to-br from-amber-50 to-stone-100 px-6 py-10 sm:px-10">
             <h1 class="max-w-2xl text-3xl font-bold tracking-tight sm:text-4xl">
                 "Made for you, straight from the maker."
             </h1>
             <p class="mt-3 max-w-2xl text-lg text-stone-700">
                 "Buy from independent dealers and commission custom work by talking with them directly — no intermediary in between."
             </p>
+            <form method="get" action="/search" class="mt-6 flex max-w-xl gap-2" role="search">
+                <input name="q" type="search" placeholder="Search handmade goods" aria-label="Search"
+                    class="w-full rounded-md border border-stone-300 px-3 py-2 focus:border-amber-600 focus:outline-none focus:ring-2 focus:ring-amber-200" />
+                <button type="submit" class="rounded-md bg-stone-900 px-4 py-2 font-semibold text-white hover:bg-stone-700">"Search"</button>
+            </form>
             <Transition fallback=Loading>{greeting}</Transition>
         </section>
-        <div class="mt-8 grid gap-4 sm:grid-cols-3">
-            <Card title="Browse">
-                <p class="text-sm text-stone-600">"Listings from approved dealers, with their own storefronts."</p>
-            </Card>
-            <Card title="Commission">
-                <p class="text-sm text-stone-600">"Ask a dealer for a modification or a made-to-order piece and agree on a quote."</p>
-            </Card>
-            <Card title="Sell">
-                <p class="text-sm text-stone-600">"Apply as a dealer; an admin approves your store before it opens."</p>
-            </Card>
-        </div>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match rails.await {
+                    Err(e) => view! { <ErrorBanner error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
+                    Ok(h) => view! {
+                        <nav class="mt-6 flex flex-wrap gap-2" aria-label="Categories">
+                            {h.categories.into_iter().map(|(path, name)| view! {
+                                <a href=format!("/search?category={path}") class="rounded-full border border-stone-300 bg-white px-3 py-1 text-sm hover:bg-stone-100">{name}</a>
+                            }).collect_view()}
+                        </nav>
+                        <Rail title="Featured" cards=h.featured testid="rail-featured" />
+                        // the recommendation service fills this slot with personal picks; until then, what is popular
+                        <Rail title="Recommended for you" cards=h.trending.clone() testid="rail-recommended" />
+                        <Rail title="New in" cards=h.newest testid="rail-new" />
+                        <Rail title="Trending" cards=h.trending testid="rail-trending" />
+                    }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

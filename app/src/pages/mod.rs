@@ -5,11 +5,17 @@ mod dealer;
 mod home;
 mod not_found;
 mod notifications;
+mod product;
+mod search;
+mod store;
 
 pub use account::AccountPage;
 pub use admin::AdminPage;
 pub use auth::{SignInPage, SignUpPage};
-pub use dealer::DealerPage;
+pub use dealer::{DealerPage, ImportPage, ListingEditorPage};
 pub use home::HomePage;
 pub use not_found::NotFound;
 pub use notifications::NotificationsPage;
+pub use product::ProductPage;
+pub use search::SearchPage;
+pub use store::StorePage;

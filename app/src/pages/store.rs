@@ -1,0 +1,25 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::{api::catalog::store_page, components::*};
+
+#[component]
+pub fn StorePage() -> impl IntoView {
+    let params = use_params_map();
+    let store = Resource::new(move || params.with(|p| p.get("slug").unwrap_or_default()), store_page);
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match store.await {
+                    Err(e) => view! { <ErrorBanner error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
+                    Ok(s) => view! {
+                        <PageTitle title=s.name.clone() subtitle=s.location.clone() />
+                        <p class="max-w-2xl text-stone-700">{s.description.clone()}</p>
+                        <a href=format!("/search?store={}", s.slug) class="mt-2 inline-block text-sm font-semibold text-amber-800 underline">"Search this store"</a>
+                        <Rail title="Listings" cards=s.products testid="store-products" />
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
