@@ -140,6 +140,8 @@ impl Application {
         let hub = Hub::for_db(&db);
         let bus = event_bus(&db, &hub, &settings).await?;
         let catalog = catalog(&db, &settings);
+        // the category tree is reference data every deployment has (idempotent)
+        crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
         let (search, stats) = SearchIndex::build(db.clone(), catalog.clone()).await.map_err(|e| StartError::Search(e.to_string()))?;
         tracing::info!(documents = stats.documents, ms = stats.took.as_millis() as u64, "search index built");
         let listener = TcpListener::bind(settings.addr)

@@ -370,7 +370,9 @@ pub async fn product_page(slug: String) -> Result<ProductView, AppError> {
     (cx.services.views)(&p.id, &viewer_key);
     // "similar items": the same category, nearest in the search index (the recommendation
     // service replaces this with content-based similarity)
-    let similar_q = search::SearchQuery { q: p.title.clone(), category: Some(p.category.path.clone()), per_page: 7, ..Default::default() };
+    // the last word of the title names the kind of thing ("… serving board")
+    let kind = p.title.split_whitespace().last().unwrap_or_default().to_owned();
+    let similar_q = search::SearchQuery { q: kind, category: Some(p.category.path.clone()), sort: search::Sort::Popular, per_page: 7, ..Default::default() };
     let similar = cx
         .services
         .search
@@ -393,7 +395,10 @@ pub async fn product_page(slug: String) -> Result<ProductView, AppError> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(product_view(&c, p, similar))
+    let mut view = product_view(&c, p, similar);
+    // the page shows the rendered description; the source is only for the dealer's editor
+    view.description.clear();
+    Ok(view)
 }
 
 #[server]

@@ -132,7 +132,6 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
                     }).collect_view()}
                 </div>
                 <div class="mt-6 flex flex-wrap gap-3">
-                    <button type="button" disabled=p.stock == Some(0) class="rounded-md bg-amber-700 px-5 py-2.5 font-semibold text-white hover:bg-amber-800 disabled:opacity-50" title="The cart opens with checkout">"Add to cart"</button>
                     <button type="button" disabled=true class="rounded-md border border-stone-300 px-5 py-2.5 font-semibold text-stone-800 disabled:opacity-60" data-testid="request-customization" title="Live custom requests open with the chat service">"Request customization"</button>
                 </div>
                 {(!p.attributes.is_empty()).then(|| view! {

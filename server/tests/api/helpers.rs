@@ -67,6 +67,16 @@ pub async fn drop_pg_database(name: &str) {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_full(backend, 0, tweak).await
+}
+
+/// A test app whose database holds the demo catalogue (`products` listings from 50 dealers) before
+/// the server starts, as after `server seed`.
+pub async fn spawn_seeded(backend: Backend, products: usize) -> TestApp {
+    spawn_app_full(backend, products, |_| {}).await
+}
+
+async fn spawn_app_full(backend: Backend, products: usize, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("RUST_LOG").is_ok() {
         server::telemetry::init_tracing(server::config::LogFormat::Pretty);
     }
@@ -78,6 +88,14 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
             (url, Some(name))
         }
     };
+    if products > 0 {
+        let db = kernel::Db::connect(&database_url).await.expect("db");
+        db.migrate().await.expect("migrate");
+        let accounts = accounts::Accounts::new(db.clone(), accounts::AccountsConfig::default());
+        let catalog = catalog::Catalog::new(db.clone(), catalog::LocalDiskStore::new(dir.path().join("media")));
+        server::seed::catalogue::seed(&accounts, &catalog, products, 7).await.expect("seed");
+        db.close().await;
+    }
     let mut settings = Settings {
         addr: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().to_path_buf(),
@@ -95,6 +113,42 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`run`] with a seeded catalogue.
+pub async fn run_seeded<F, Fut>(backend: Backend, products: usize, body: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    if backend == Backend::Postgres && pg_admin_url().is_none() {
+        eprintln!("SKIPPED on PostgreSQL: BESPOKE_SKIP_PG=1 (PostgreSQL unreachable)");
+        return;
+    }
+    let app = spawn_seeded(backend, products).await;
+    let pg = app.pg_name.clone();
+    body(app).await;
+    if let Some(name) = pg {
+        drop_pg_database(&name).await;
+    }
+}
+
+#[macro_export]
+macro_rules! both_seeded {
+    ($name:ident, $n:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run_seeded($crate::helpers::Backend::Sqlite, $n, $body).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::helpers::run_seeded($crate::helpers::Backend::Postgres, $n, $body).await
+            }
+        }
+    };
 }
 
 pub async fn run<F, Fut>(backend: Backend, body: F)
@@ -120,6 +174,37 @@ pub struct Signed {
 }
 
 impl TestApp {
+    /// A path of the test's data dir.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Signs in a seeded demo dealer (`dealer01@bespoke.test` …).
+    pub async fn demo_dealer(&self, n: usize) -> Signed {
+        let res = self.sign_in(&format!("dealer{n:02}@bespoke.test"), server::seed::DEMO_PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = res.json().await.expect("json");
+        Signed { token: v["token"].as_str().expect("token").to_owned(), user: v["user"].clone() }
+    }
+
+    /// Signs up a dealer and has an admin approve it.
+    pub async fn approved_dealer(&self, tag: &str) -> Signed {
+        let d = self.sign_up(&unique_email(tag), "dealer password", "dealer").await;
+        let admin = self.admin().await;
+        let id = d.user["id"].as_str().expect("id");
+        let res = self.post_json(&format!("/api/v1/admin/dealers/{id}/decision"), &json!({ "approve": true }), Some(&admin.token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        d
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.client.put(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts_flow;
 mod bad_input;
+mod catalog;
 mod cli;
 mod events;
 mod fleet;

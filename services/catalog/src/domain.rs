@@ -182,6 +182,7 @@ impl Product {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OptionInput {
     pub name: String,
     /// `choice` or `text`
@@ -204,6 +205,7 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProductInput {
     pub title: String,
     #[serde(default)]
@@ -355,6 +357,7 @@ impl ProductInput {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StoreInput {
     pub name: String,
     #[serde(default)]

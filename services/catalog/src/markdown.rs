@@ -34,9 +34,31 @@ pub fn render(source: &str) -> String {
     out
 }
 
+/// The text of a description without its Markdown (for the search index and snippets).
+pub fn plain(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for ev in Parser::new(source) {
+        match ev {
+            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::render;
+
+    #[test]
+    fn plain_text() {
+        assert_eq!(super::plain("A **bold** [link](https://x.y)\n\n- one\n- two"), "A bold link one two");
+    }
 
     #[test]
     fn raw_html_and_scripts_are_text() {

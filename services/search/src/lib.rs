@@ -92,7 +92,7 @@ fn document(f: &Fields, r: &IndexRow, thumb_url: Option<String>) -> TantivyDocum
     d.add_text(f.id, &r.product_id);
     d.add_text(f.slug, &r.slug);
     d.add_text(f.title, &r.title);
-    d.add_text(f.description, &r.description);
+    d.add_text(f.description, catalog::markdown::plain(&r.description));
     let attrs: Vec<(String, String)> = serde_json::from_str(&r.attributes).unwrap_or_default();
     d.add_text(f.attributes, attrs.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · "));
     d.add_text(f.store_name, &r.store_name);
