@@ -2,7 +2,7 @@
 //! code and quotes. Raw HTML is shown as text and images are dropped, so nothing a dealer writes can
 //! run in a customer's browser.
 
-use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
+use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 fn safe_url(url: &str) -> bool {
     let u = url.trim().to_ascii_lowercase();
@@ -18,7 +18,7 @@ pub fn render(source: &str) -> String {
             skip_image += 1;
             None
         }
-        Event::End(pulldown_cmark::TagEnd::Image) => {
+        Event::End(TagEnd::Image) => {
             skip_image = skip_image.saturating_sub(1);
             None
         }
@@ -40,15 +40,13 @@ pub fn plain(source: &str) -> String {
     for ev in Parser::new(source) {
         match ev {
             Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => {
-                if !out.ends_with(' ') {
-                    out.push(' ');
-                }
-            }
+            // block ends and line breaks separate words; inline ends (emphasis, links) do not
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(t) if !matches!(t, TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link) => out.push(' '),
             _ => {}
         }
     }
-    out.trim().to_owned()
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -58,6 +56,7 @@ mod tests {
     #[test]
     fn plain_text() {
         assert_eq!(super::plain("A **bold** [link](https://x.y)\n\n- one\n- two"), "A bold link one two");
+        assert_eq!(super::plain("half**bold**word"), "halfboldword");
     }
 
     #[test]
