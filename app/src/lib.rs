@@ -51,7 +51,12 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/bespoke.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
-        <Title formatter=|t: String| if t.is_empty() { "Bespoke".to_owned() } else { format!("{t} · Bespoke") } />
+        // leptos_meta writes the title into the server-rendered <head> unescaped: angle brackets from
+        // user text (a listing's title) must not be able to close the <title> element
+        <Title formatter=|t: String| {
+            let t = t.replace('<', "‹").replace('>', "›");
+            if t.is_empty() { "Bespoke".to_owned() } else { format!("{t} · Bespoke") }
+        } />
         <Router>
             <Shell>
                 <Routes fallback=NotFound>

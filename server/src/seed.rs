@@ -221,7 +221,10 @@ pub mod catalogue {
             let (input, featured) = product(&mut rng, &store.name, i);
             // spread publication over the last 90 days so "newest" means something
             let published_at = now - rng.gen_range(0..90 * 24 * 3600) * 1_000_000;
-            batch.push((input, featured, published_at));
+            // some browsing history, so "popular" and "trending" mean something in the demo
+            let today = now / 1_000_000 / 86_400;
+            let activity: Vec<(i64, i64)> = (0..rng.gen_range(0..4)).map(|_| (today - rng.gen_range(0..30), rng.gen_range(1..60))).collect();
+            batch.push((input, featured, published_at, activity));
             if batch.len() == 500 || i + 1 == products {
                 for (s, chunk) in group_by_store(&batch, i + 1 - batch.len(), stores.len()) {
                     made += catalog.seed_products(&stores[s], &chunk).await?;
@@ -233,10 +236,10 @@ pub mod catalogue {
     }
 
     fn group_by_store(
-        batch: &[(ProductInput, bool, i64)],
+        batch: &[(ProductInput, bool, i64, Vec<(i64, i64)>)],
         first_index: usize,
         stores: usize,
-    ) -> Vec<(usize, Vec<(ProductInput, bool, i64)>)> {
+    ) -> Vec<(usize, Vec<(ProductInput, bool, i64, Vec<(i64, i64)>)>)> {
         let mut groups: Vec<(usize, Vec<_>)> = (0..stores).map(|s| (s, Vec::new())).collect();
         for (k, item) in batch.iter().enumerate() {
             groups[(first_index + k) % stores].1.push(item.clone());

@@ -153,6 +153,7 @@ pub struct ProductView {
     pub store_name: String,
     pub store_slug: String,
     pub store_location: String,
+    pub store_logo: Option<String>,
     pub dealer_id: String,
     pub rating: Option<(f64, i64)>,
     pub similar: Vec<CardView>,
@@ -171,6 +172,7 @@ pub fn format_money(minor: i64, currency: &str) -> String {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoreView {
+    pub logo: Option<String>,
     pub name: String,
     pub slug: String,
     pub description: String,
@@ -354,6 +356,7 @@ fn product_view(c: &catalog::Catalog, p: catalog::Product, similar: Vec<CardView
         store_name: p.store.name.clone(),
         store_slug: p.store.slug.clone(),
         store_location: p.store.location.clone(),
+        store_logo: p.store.logo_url.clone(),
         dealer_id: p.store.dealer_id.clone(),
         rating: p.rating_avg.map(|a| (a, p.rating_count)),
         similar,
@@ -407,7 +410,7 @@ pub async fn store_page(slug: String) -> Result<StoreView, AppError> {
     let c = cx.services.catalog.clone();
     let s = c.store_by_slug(&slug).await.map_err(|e| catalog_err(&cx, e))?;
     let products = c.store_products(&s.id, 60).await.map_err(|e| catalog_err(&cx, e))?;
-    Ok(StoreView { name: s.name, slug: s.slug, description: s.description, location: s.location, products: products.iter().map(|r| card(&c, r)).collect() })
+    Ok(StoreView { logo: s.logo_url, name: s.name, slug: s.slug, description: s.description, location: s.location, products: products.iter().map(|r| card(&c, r)).collect() })
 }
 
 // ---- dealers
@@ -415,6 +418,7 @@ pub async fn store_page(slug: String) -> Result<StoreView, AppError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct DealerOverview {
     pub store: Option<(String, String, String, String)>,
+    pub logo: Option<String>,
     pub listings: Vec<CardView>,
 }
 
@@ -426,6 +430,7 @@ pub async fn dealer_home() -> Result<DealerOverview, AppError> {
     let store = c.store_of_dealer(&p.user.id.to_string()).await.map_err(|e| catalog_err(&cx, e))?;
     let listings = if p.user.is_active_dealer() { c.dealer_products(&p).await.map_err(|e| catalog_err(&cx, e))? } else { vec![] };
     Ok(DealerOverview {
+        logo: store.as_ref().and_then(|s| s.logo_url.clone()),
         store: store.map(|s| (s.name, s.slug, s.description, s.location)),
         listings: listings.iter().map(|r| card(&c, r)).collect(),
     })

@@ -70,6 +70,16 @@ fn DealerDashboard() -> impl IntoView {
                                 </ActionForm>
                             </Card>
                             {has_store.then(|| view! {
+                                <Card title="Logo">
+                                    {h.logo.clone().map(|l| view! { <img src=l alt="Your logo" class="mb-3 h-20 w-20 rounded-full object-cover" data-testid="logo" /> })}
+                                    <LogoNotice />
+                                    <form method="post" enctype="multipart/form-data" action="/dealer/store/logo" class="flex flex-wrap items-center gap-2">
+                                        <input type="file" name="image" accept="image/png,image/jpeg,image/webp" required class="text-sm" />
+                                        <button type="submit" class="rounded-md bg-stone-900 px-3 py-1 text-sm font-semibold text-white">"Upload logo"</button>
+                                    </form>
+                                </Card>
+                            })}
+                            {has_store.then(|| view! {
                                 <Card title="Listings">
                                     <div class="mb-4 flex flex-wrap gap-2">
                                         <a href="/dealer/products/new" class="rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-white hover:bg-amber-800" data-testid="new-listing">"New listing"</a>
@@ -92,6 +102,20 @@ fn DealerDashboard() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+#[component]
+fn LogoNotice() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query.with(|q| {
+            if let Some(e) = q.get("logo_error") {
+                Some(view! { <div class="mb-3 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800" role="alert">{e}</div> }.into_any())
+            } else {
+                q.get("logo").map(|_| view! { <Notice text="Logo updated." /> }.into_any())
+            }
+        })
     }
 }
 

@@ -141,6 +141,7 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
                 })}
                 <div class="prose prose-stone mt-6 max-w-none text-sm [&_li]:ml-5 [&_li]:list-disc [&_p]:mb-3" inner_html=p.description_html.clone() data-testid="description"></div>
                 <Card title="The maker">
+                    {p.store_logo.clone().map(|l| view! { <img src=l alt="" class="mb-2 h-12 w-12 rounded-full object-cover" /> })}
                     <p class="font-medium">{p.store_name.clone()}</p>
                     <p class="text-sm text-stone-500">{p.store_location.clone()}</p>
                     <a href=format!("/s/{}", p.store_slug) class="mt-2 inline-block text-sm font-semibold text-amber-800 underline">"Visit the store"</a>

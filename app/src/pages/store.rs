@@ -13,6 +13,7 @@ pub fn StorePage() -> impl IntoView {
                 match store.await {
                     Err(e) => view! { <ErrorBanner error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
                     Ok(s) => view! {
+                        {s.logo.clone().map(|l| view! { <img src=l alt="" class="mb-3 h-20 w-20 rounded-full border border-stone-200 object-cover" data-testid="store-logo" /> })}
                         <PageTitle title=s.name.clone() subtitle=s.location.clone() />
                         <p class="max-w-2xl text-stone-700">{s.description.clone()}</p>
                         <a href=format!("/search?store={}", s.slug) class="mt-2 inline-block text-sm font-semibold text-amber-800 underline">"Search this store"</a>

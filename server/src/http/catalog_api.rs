@@ -70,6 +70,10 @@ pub fn routes() -> Router<AppState> {
         .route("/products/{slug}/price", post(price))
         .route("/stores/{slug}", get(store))
         .route("/dealer/store", get(my_store).put(save_store))
+        .route(
+            "/dealer/store/logo",
+            post(upload_logo_api).layer(DefaultBodyLimit::max(catalog::images::MAX_IMAGE_BYTES + 64 * 1024)),
+        )
         .route("/dealer/products", get(my_products).post(create_product))
         .route("/dealer/products/{id}", put(update_product))
         .route("/dealer/products/{id}/status", post(set_status))
@@ -290,6 +294,25 @@ pub async fn upload_image_form(State(st): State<AppState>, Caller(p): Caller, Pa
         Err(CatalogError::InvalidInput { message, .. }) => back(format!("image_error={}", urlencode(&message))),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// The dealer page's logo form: redirects back to the dealer page with the outcome.
+pub async fn upload_logo_form(State(st): State<AppState>, Caller(p): Caller, mp: Multipart) -> Response {
+    let back = |q: String| Redirect::to(&format!("/dealer?{q}")).into_response();
+    let bytes = match first_file(mp).await {
+        Ok(b) => b,
+        Err(e) => return back(format!("logo_error={}", urlencode(&e.message))),
+    };
+    match st.catalog.set_store_logo(&p, bytes).await {
+        Ok(_) => back("logo=updated".into()),
+        Err(CatalogError::InvalidInput { message, .. }) => back(format!("logo_error={}", urlencode(&message))),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn upload_logo_api(State(st): State<AppState>, Caller(p): Caller, mp: Multipart) -> ApiResult<Json<catalog::Store>> {
+    let bytes = first_file(mp).await?;
+    Ok(Json(st.catalog.set_store_logo(&p, bytes).await?))
 }
 
 pub fn urlencode(s: &str) -> String {

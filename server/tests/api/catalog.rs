@@ -310,7 +310,23 @@ both_seeded!(every_sort_order_is_correct, 300, |app: TestApp| async move {
     let v = search(&app, &format!("q={}", title.replace(' ', "+"))).await;
     let top_titles: Vec<String> = v["hits"].as_array().map(|h| h.iter().take(3).map(|x| x["title"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default();
     assert!(top_titles.contains(&title), "{title} in {top_titles:?}");
-    for sort in ["popular", "rating", "relevance"] {
+    // popular: views and sales of the last 30 days, highest first
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64 / 86_400 - 30).unwrap_or(0);
+    let mut recent = Vec::new();
+    for slug in slugs(&search(&app, "sort=popular&per_page=40").await) {
+        let v: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(a.views + 20 * a.sales), 0) AS BIGINT) FROM product_activity_day a JOIN product p ON p.product_id = a.product_id \
+             WHERE p.slug = $1 AND a.day >= $2",
+        )
+        .bind(&slug)
+        .bind(since)
+        .fetch_one(db.reader())
+        .await
+        .expect("activity");
+        recent.push(v);
+    }
+    assert!(recent.windows(2).all(|w| w[0] >= w[1]) && recent[0] > 0, "popular first: {recent:?}");
+    for sort in ["rating", "relevance"] {
         assert_eq!(app.get(&format!("/api/v1/search?sort={sort}"), None).await.status(), StatusCode::OK);
     }
     db.close().await;
@@ -348,14 +364,41 @@ both!(stored_markup_is_shown_as_text, |app: TestApp| async move {
     let d = app.approved_dealer("xss").await;
     let t = Some(d.token.as_str());
     app.put_json("/api/v1/dealer/store", &json!({ "name": "Script Kiddies" }), t).await;
-    let mut body = listing("<script>alert('x')</script> spoon");
+    let mut body = listing("</title><script>alert('x')</script> spoon");
     body["description"] = json!("<img src=x onerror=alert(1)> [click](javascript:alert(1))");
     let p: Value = app.post_json("/api/v1/dealer/products", &body, t).await.json().await.expect("json");
     let id = p["id"].as_str().expect("id");
     app.post_json(&format!("/api/v1/dealer/products/{id}/status"), &json!({ "action": "publish" }), t).await;
     let html = app.get(&format!("/p/{}", p["slug"].as_str().unwrap_or_default()), None).await.text().await.expect("html");
-    assert!(!html.contains("<script>alert('x')</script>"));
+    assert!(!html.contains("</title><script>"), "the title cannot break out of <title>");
+    if let Some(i) = html.find("<script>alert('x')</script>") {
+        panic!("raw title at {i}: …{}…", html[i.saturating_sub(600)..(i + 100).min(html.len())].replace('\n', "⏎"));
+    }
     assert!(html.contains("&lt;script&gt;alert"), "the title is escaped");
     assert!(!html.contains("<img src=x"), "raw HTML in the description is text");
     assert!(!html.contains("javascript:alert"), "unsafe links are neutralised");
+});
+
+both_seeded!(a_store_gets_a_logo, 60, |app: TestApp| async move {
+    let d = app.demo_dealer(3).await;
+    let png = {
+        let img = image::RgbImage::from_fn(300, 300, |x, _| image::Rgb([(x % 256) as u8, 80, 160]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).expect("png");
+        out.into_inner()
+    };
+    let part = reqwest::multipart::Part::bytes(png).file_name("logo.png");
+    let res = app.client.post(app.url("/api/v1/dealer/store/logo")).bearer_auth(&d.token).multipart(reqwest::multipart::Form::new().part("image", part)).send().await.expect("req");
+    assert_eq!(res.status(), StatusCode::OK);
+    let store: Value = res.json().await.expect("json");
+    let logo = store["logo_url"].as_str().expect("logo url").to_owned();
+    assert_eq!(app.get(&logo, None).await.status(), StatusCode::OK);
+    assert!(app.data_dir().join("media").exists(), "stored under the data dir");
+    let page: Value = app.get(&format!("/api/v1/stores/{}", store["slug"].as_str().unwrap_or_default()), None).await.json().await.expect("json");
+    assert_eq!(page["store"]["logo_url"].as_str(), Some(logo.as_str()));
+    // a customer has no store to put a logo on
+    let c = app.sign_up(&unique_email("nologo"), "customer pass", "customer").await;
+    let part = reqwest::multipart::Part::bytes(vec![1, 2, 3]).file_name("x.png");
+    let res = app.client.post(app.url("/api/v1/dealer/store/logo")).bearer_auth(&c.token).multipart(reqwest::multipart::Form::new().part("image", part)).send().await.expect("req");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 });

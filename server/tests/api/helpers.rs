@@ -174,7 +174,7 @@ pub struct Signed {
 }
 
 impl TestApp {
-    /// A path of the test's data dir.
+    /// The test's data dir (uploads land in its `media` folder).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
     }

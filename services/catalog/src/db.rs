@@ -64,12 +64,15 @@ struct StoreRow {
     name: String,
     description: String,
     location: String,
+    logo_key: Option<String>,
     created_at: i64,
 }
 
 impl From<StoreRow> for Store {
     fn from(r: StoreRow) -> Self {
         Store {
+            // the service replaces the key with its public URL
+            logo_url: r.logo_key,
             id: r.store_id,
             dealer_id: r.dealer_id,
             slug: r.slug,
@@ -81,7 +84,7 @@ impl From<StoreRow> for Store {
     }
 }
 
-const STORE_COLS: &str = "store_id, dealer_id, slug, name, description, location, created_at";
+const STORE_COLS: &str = "store_id, dealer_id, slug, name, description, location, logo_key, created_at";
 
 pub(crate) async fn store_where(pool: &AnyPool, column: &str, value: &str) -> Result<Option<Store>, sqlx::Error> {
     let col = match column {
@@ -92,6 +95,11 @@ pub(crate) async fn store_where(pool: &AnyPool, column: &str, value: &str) -> Re
     let row: Option<StoreRow> =
         sqlx::query_as(&format!("SELECT {STORE_COLS} FROM store WHERE {col} = $1")).bind(value).fetch_optional(pool).await?;
     Ok(row.map(Into::into))
+}
+
+pub(crate) async fn set_store_logo(tx: &mut Tx, store_id: &str, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE store SET logo_key = $1, updated_at = $2 WHERE store_id = $3").bind(key).bind(Timestamp::now().0).bind(store_id).execute(&mut **tx).await?;
+    Ok(())
 }
 
 pub(crate) async fn store_slug_taken(tx: &mut Tx, slug: &str, except: &str) -> Result<bool, sqlx::Error> {
@@ -442,6 +450,8 @@ pub struct IndexRow {
     pub view_count: i64,
     pub sales_count: i64,
     pub published_at: Option<i64>,
+    /// Views + 20 × sales over the last [`POPULARITY_DAYS`] days.
+    pub recent_activity: i64,
     pub dealer_id: String,
     pub store_name: String,
     pub store_slug: String,
@@ -451,20 +461,48 @@ pub struct IndexRow {
 }
 
 const INDEX_SQL: &str = "SELECT p.product_id, p.slug, p.title, p.description, p.attributes, p.price_minor, p.currency, p.stock, \
-     p.rating_sum, p.rating_count, p.view_count, p.sales_count, p.published_at, p.dealer_id, s.name AS store_name, s.slug AS store_slug, \
+     p.rating_sum, p.rating_count, p.view_count, p.sales_count, p.published_at, \
+     CAST(COALESCE((SELECT SUM(a.views + 20 * a.sales) FROM product_activity_day a WHERE a.product_id = p.product_id AND a.day >= $1), 0) AS BIGINT) AS recent_activity, \
+     p.dealer_id, s.name AS store_name, s.slug AS store_slug, \
      c.path AS category_path, (SELECT COUNT(*) FROM product_option o WHERE o.product_id = p.product_id) AS option_count, \
      (SELECT i.thumb_key FROM product_image i WHERE i.product_id = p.product_id ORDER BY i.position LIMIT 1) AS thumb_key \
      FROM product p JOIN store s ON s.store_id = p.store_id JOIN category c ON c.category_id = p.category_id \
      WHERE p.status = 'published'";
 
 pub(crate) async fn index_rows(pool: &AnyPool, only: Option<&str>) -> Result<Vec<IndexRow>, sqlx::Error> {
+    let since = day_of(Timestamp::now()) - POPULARITY_DAYS;
     match only {
-        Some(id) => sqlx::query_as(&format!("{INDEX_SQL} AND p.product_id = $1")).bind(id).fetch_all(pool).await,
-        None => sqlx::query_as(INDEX_SQL).fetch_all(pool).await,
+        Some(id) => sqlx::query_as(&format!("{INDEX_SQL} AND p.product_id = $2")).bind(since).bind(id).fetch_all(pool).await,
+        None => sqlx::query_as(INDEX_SQL).bind(since).fetch_all(pool).await,
     }
 }
 
+/// Days since the epoch: the bucket of `product_activity_day`.
+pub(crate) fn day_of(t: Timestamp) -> i64 {
+    t.unix_seconds().div_euclid(86_400)
+}
+
+/// The window "popular" and "trending" look at.
+pub(crate) const POPULARITY_DAYS: i64 = 30;
+
 pub(crate) async fn add_views(tx: &mut Tx, product_id: &str, n: i64) -> Result<(), sqlx::Error> {
+    let now = Timestamp::now();
     sqlx::query("UPDATE product SET view_count = view_count + $1 WHERE product_id = $2").bind(n).bind(product_id).execute(&mut **tx).await?;
+    add_activity(tx, product_id, day_of(now), n, 0).await
+}
+
+pub(crate) async fn add_activity(tx: &mut Tx, product_id: &str, day: i64, views: i64, sales: i64) -> Result<(), sqlx::Error> {
+    let now = Timestamp::now().0;
+    sqlx::query(
+        "INSERT INTO product_activity_day (product_id, day, views, sales, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (product_id, day) DO UPDATE SET views = product_activity_day.views + $3, sales = product_activity_day.sales + $4, updated_at = $5",
+    )
+    .bind(product_id)
+    .bind(day)
+    .bind(views)
+    .bind(sales)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Store {
     pub name: String,
     pub description: String,
     pub location: String,
+    /// The logo's thumbnail URL, if the dealer uploaded one.
+    pub logo_url: Option<String>,
     pub created_at: Timestamp,
 }
 

@@ -43,12 +43,39 @@ impl Catalog {
         Ok(db::categories(self.db.reader()).await?)
     }
 
+    fn with_logo_url(&self, mut s: Store) -> Store {
+        s.logo_url = s.logo_url.map(|k| self.images.url(&k));
+        s
+    }
+
     pub async fn store_of_dealer(&self, dealer_id: &str) -> Result<Option<Store>, CatalogError> {
-        Ok(db::store_where(self.db.reader(), "dealer_id", dealer_id).await?)
+        Ok(db::store_where(self.db.reader(), "dealer_id", dealer_id).await?.map(|s| self.with_logo_url(s)))
     }
 
     pub async fn store_by_slug(&self, slug: &str) -> Result<Store, CatalogError> {
-        db::store_where(self.db.reader(), "slug", slug).await?.ok_or(CatalogError::NotFound)
+        db::store_where(self.db.reader(), "slug", slug).await?.map(|s| self.with_logo_url(s)).ok_or(CatalogError::NotFound)
+    }
+
+    /// Checks and stores the caller's store logo (a square thumbnail is what pages show).
+    pub async fn set_store_logo(&self, p: &Principal, bytes: Vec<u8>) -> Result<Store, CatalogError> {
+        p.require_dealer()?;
+        let store = self.store_of_dealer(&p.user.id.to_string()).await?.ok_or_else(|| CatalogError::invalid("store", "set up your store first"))?;
+        let images = self.images.clone();
+        let sid = store.id.clone();
+        let version = uuid::Uuid::now_v7().simple().to_string();
+        let key = tokio::task::spawn_blocking(move || -> Result<String, CatalogError> {
+            let processed = images::process(&bytes)?;
+            let key = format!("stores/{sid}/logo-{version}.jpg");
+            images.put(&key, &processed.thumb_jpeg).map_err(CatalogError::Internal)?;
+            Ok(key)
+        })
+        .await
+        .map_err(|e| CatalogError::Internal(e.to_string()))??;
+        let mut tx = self.db.begin().await?;
+        db::set_store_logo(&mut tx, &store.id, &key).await?;
+        outbox::append(&mut tx, &outbox::Envelope::new("catalog.StoreUpdated", store.id.clone(), json!({ "store_id": store.id, "dealer_id": store.dealer_id }))).await?;
+        tx.commit().await?;
+        self.store_by_slug(&store.slug).await
     }
 
     /// Creates or updates the caller's storefront. Approved dealers only.
@@ -72,12 +99,13 @@ impl Catalog {
             name,
             description,
             location,
+            logo_url: None,
             created_at: existing.map(|s| s.created_at).unwrap_or_else(Timestamp::now),
         };
         db::upsert_store(&mut tx, &store).await?;
         outbox::append(&mut tx, &outbox::Envelope::new("catalog.StoreUpdated", id.clone(), json!({ "store_id": id, "dealer_id": dealer_id }))).await?;
         tx.commit().await?;
-        Ok(store)
+        self.store_by_slug(&store.slug).await
     }
 
     async fn owned_row(&self, tx: &mut Tx, p: &Principal, id: &str) -> Result<db::ProductRow, CatalogError> {
@@ -245,7 +273,7 @@ impl Catalog {
         let options = db::options_of(&mut conn, &row.product_id).await?;
         let images = db::images_of(&mut conn, &row.product_id).await?;
         drop(conn);
-        let store = db::store_where(self.db.reader(), "store_id", &row.store_id).await?.ok_or(CatalogError::NotFound)?;
+        let store = db::store_where(self.db.reader(), "store_id", &row.store_id).await?.map(|s| self.with_logo_url(s)).ok_or(CatalogError::NotFound)?;
         let attributes: Vec<(String, String)> = serde_json::from_str(&row.attributes).unwrap_or_default();
         Ok(Product {
             id: row.product_id.clone(),
@@ -307,8 +335,17 @@ impl Catalog {
         Ok(db::summaries(self.db.reader(), "p.status = 'published'", "p.published_at DESC", &[], limit).await?)
     }
 
+    /// Most viewed and bought over the last 30 days.
     pub async fn trending(&self, limit: i64) -> Result<Vec<SummaryRow>, CatalogError> {
-        Ok(db::summaries(self.db.reader(), "p.status = 'published'", "(p.view_count + 20 * p.sales_count) DESC, p.published_at DESC", &[], limit).await?)
+        let since = (db::day_of(Timestamp::now()) - db::POPULARITY_DAYS).to_string();
+        Ok(db::summaries(
+            self.db.reader(),
+            "p.status = 'published'",
+            "COALESCE((SELECT SUM(a.views + 20 * a.sales) FROM product_activity_day a WHERE a.product_id = p.product_id AND a.day >= CAST($1 AS BIGINT)), 0) DESC, p.published_at DESC",
+            &[&since],
+            limit,
+        )
+        .await?)
     }
 
     /// Rows for the search index: all published products, or one product (empty if it is not published).
@@ -363,10 +400,10 @@ impl Catalog {
 
     /// Bulk insert for the demo seed: published products straight from validated input, without events
     /// (the search index is built from the database at start-up).
-    pub async fn seed_products(&self, store: &Store, items: &[(ProductInput, bool, i64)]) -> Result<usize, CatalogError> {
+    pub async fn seed_products(&self, store: &Store, items: &[(ProductInput, bool, i64, Vec<(i64, i64)>)]) -> Result<usize, CatalogError> {
         let mut tx = self.db.begin().await?;
         let mut cats: HashMap<String, String> = HashMap::new();
-        for (input, featured, published_at) in items {
+        for (input, featured, published_at, activity) in items {
             let v = input.validate()?;
             let cat_id = match cats.get(&v.category) {
                 Some(id) => id.clone(),
@@ -393,6 +430,9 @@ impl Catalog {
                 },
             )
             .await?;
+            for (day, views) in activity {
+                db::add_activity(&mut tx, &id, *day, *views, 0).await?;
+            }
         }
         tx.commit().await?;
         Ok(items.len())
@@ -412,6 +452,7 @@ impl Catalog {
             name,
             description,
             location,
+            logo_url: None,
             created_at: Timestamp::now(),
         };
         db::upsert_store(&mut tx, &store).await?;

@@ -104,7 +104,7 @@ fn document(f: &Fields, r: &IndexRow, thumb_url: Option<String>) -> TantivyDocum
     d.add_u64(f.customizable, u64::from(r.option_count > 0));
     let rating = if r.rating_count > 0 { r.rating_sum as f64 / r.rating_count as f64 } else { 0.0 };
     d.add_f64(f.rating, rating);
-    d.add_f64(f.popularity, (r.view_count + 20 * r.sales_count) as f64);
+    d.add_f64(f.popularity, r.recent_activity as f64);
     d.add_i64(f.published_at, r.published_at.unwrap_or(0));
     if let Some(t) = thumb_url {
         d.add_text(f.thumb, t);
