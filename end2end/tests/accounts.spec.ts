@@ -1,15 +1,11 @@
 import { expect, test, Page } from '@playwright/test';
 import { totp } from './totp';
+import { signIn as signInWith } from './helpers';
+
+const signIn = (page: Page, email: string, password: string) => signInWith(page, email, password, false);
 
 const unique = (tag: string) => `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/sign-in');
-  const form = page.getByTestId('sign-in-form');
-  await form.getByLabel('Email').fill(email);
-  await form.getByLabel('Password').fill(password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-}
 
 test('the page hydrates: the password toggle works without a page load @phone', async ({ page }) => {
   await page.goto('/sign-up');

@@ -1,4 +1,5 @@
-import { expect, test, Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { signIn } from './helpers';
 
 // an 8x8 PNG, so the upload goes through the real type check, decoding and thumbnailing
 const PNG = Buffer.from(
@@ -6,14 +7,6 @@ const PNG = Buffer.from(
   'base64',
 );
 
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/sign-in');
-  const form = page.getByTestId('sign-in-form');
-  await form.getByLabel('Email').fill(email);
-  await form.getByLabel('Password').fill(password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('nav-user')).toBeAttached();
-}
 
 test('a dealer lists a customizable product; a customer finds it with a typo and prices the options', async ({ browser }) => {
   const word = `Quokka${Date.now() % 100000}`;
@@ -66,12 +59,15 @@ test('a dealer lists a customizable product; a customer finds it with a typo and
   await expect(customer).toHaveURL(new RegExp(`q=${typo}`));
   const hit = customer.getByTestId('hit').filter({ hasText: title });
   await expect(hit).toHaveCount(1);
-  // filters come from the facets, with counts; the listing stays through them
+  // filters come from the facets, with counts; the listing stays through them, and the hydrated page
+  // updates in place (a marker on window survives only if there is no full page load)
+  await customer.evaluate(() => ((window as any).__marker = 'same page'));
   await customer.getByRole('link', { name: /^Customizable/ }).click();
   await expect(customer).toHaveURL(/customizable=1/);
   await expect(customer.getByTestId('hit').filter({ hasText: title })).toHaveCount(1);
   await customer.getByTestId('facet-category').filter({ hasText: 'Home & Living' }).click();
   await expect(customer).toHaveURL(/category=%2Fhome|category=\/home/);
+  expect(await customer.evaluate(() => (window as any).__marker)).toBe('same page');
   await customer.getByTestId('hit').filter({ hasText: title }).click();
 
   await expect(customer.getByTestId('product-title')).toHaveText(title);

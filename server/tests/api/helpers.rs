@@ -156,16 +156,7 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    if backend == Backend::Postgres && pg_admin_url().is_none() {
-        eprintln!("SKIPPED on PostgreSQL: BESPOKE_SKIP_PG=1 (PostgreSQL unreachable)");
-        return;
-    }
-    let app = spawn_app(backend).await;
-    let pg = app.pg_name.clone();
-    body(app).await;
-    if let Some(name) = pg {
-        drop_pg_database(&name).await;
-    }
+    run_seeded(backend, 0, body).await
 }
 
 pub struct Signed {

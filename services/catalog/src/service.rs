@@ -30,6 +30,26 @@ fn new_slug(title: &str, id: &str) -> String {
     format!("{}-{suffix}", slugify(title))
 }
 
+/// Inserts a new listing of `store` and returns its id (the slug ends with part of the id, so it is unique).
+async fn insert_listing(
+    tx: &mut Tx,
+    store: &Store,
+    v: &ValidProduct,
+    category_id: &str,
+    status: ProductStatus,
+    featured: bool,
+    published_at: Option<i64>,
+) -> Result<String, sqlx::Error> {
+    let id = ProductId::new().to_string();
+    let slug = new_slug(&v.title, &id);
+    db::insert_product(
+        tx,
+        &NewProduct { id: &id, store_id: &store.id, dealer_id: &store.dealer_id, slug: &slug, v, category_id, status, featured, published_at },
+    )
+    .await?;
+    Ok(id)
+}
+
 impl Catalog {
     pub fn new(db: Db, images: Arc<dyn ImageStore>) -> Self {
         Self { db, images }
@@ -127,23 +147,7 @@ impl Catalog {
             .ok_or_else(|| CatalogError::invalid("store", "set up your store first"))?;
         let mut tx = self.db.begin().await?;
         let category = db::category(&mut tx, &v.category).await?.ok_or_else(|| CatalogError::invalid("category", "no such category"))?;
-        let id = ProductId::new().to_string();
-        let slug = new_slug(&v.title, &id);
-        db::insert_product(
-            &mut tx,
-            &NewProduct {
-                id: &id,
-                store_id: &store.id,
-                dealer_id: &store.dealer_id,
-                slug: &slug,
-                v: &v,
-                category_id: &category.id,
-                status: ProductStatus::Draft,
-                featured: false,
-                published_at: None,
-            },
-        )
-        .await?;
+        let id = insert_listing(&mut tx, &store, &v, &category.id, ProductStatus::Draft, false, None).await?;
         outbox::append(&mut tx, &event("catalog.ProductCreated", &id, &store.dealer_id)).await?;
         tx.commit().await?;
         self.product(&id).await
@@ -413,23 +417,7 @@ impl Catalog {
                     c.id
                 }
             };
-            let id = ProductId::new().to_string();
-            let slug = new_slug(&v.title, &id);
-            db::insert_product(
-                &mut tx,
-                &NewProduct {
-                    id: &id,
-                    store_id: &store.id,
-                    dealer_id: &store.dealer_id,
-                    slug: &slug,
-                    v: &v,
-                    category_id: &cat_id,
-                    status: ProductStatus::Published,
-                    featured: *featured,
-                    published_at: Some(*published_at),
-                },
-            )
-            .await?;
+            let id = insert_listing(&mut tx, store, &v, &cat_id, ProductStatus::Published, *featured, Some(*published_at)).await?;
             for (day, views) in activity {
                 db::add_activity(&mut tx, &id, *day, *views, 0).await?;
             }
