@@ -14,7 +14,6 @@ use std::{
 
 use catalog::{Catalog, IndexRow};
 use kernel::{db::Backend, Db, Timestamp};
-use serde::{Deserialize, Serialize};
 use tantivy::{
     schema::{Facet, FacetOptions, Field, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING},
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
@@ -288,7 +287,7 @@ impl SearchIndex {
             tokio::task::spawn_blocking(move || this.replace_all(&rows))
                 .await
                 .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))??;
-            return Ok(rows_len_hint(&products));
+            return Ok(products.len());
         }
         let ids: Vec<String> = products.into_iter().collect();
         self.refresh_products(&ids).await?;
@@ -316,10 +315,6 @@ impl SearchIndex {
     }
 }
 
-fn rows_len_hint(p: &HashSet<String>) -> usize {
-    p.len().max(1)
-}
-
 fn poisoned() -> SearchError {
     SearchError::Index(tantivy::TantivyError::InternalError("a search lock was poisoned".into()))
 }
@@ -330,12 +325,7 @@ async fn max_seq(db: &Db) -> Result<i64, sqlx::Error> {
     Ok(v.unwrap_or(0))
 }
 
-/// For `Value` trait method resolution on stored documents.
+/// A stored text field of a document (empty when absent).
 pub(crate) fn text_of(doc: &TantivyDocument, field: Field) -> String {
     doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IndexInfo {
-    pub documents: u64,
 }
