@@ -4,6 +4,7 @@
 mod db;
 pub mod domain;
 mod error;
+pub mod events;
 mod password;
 mod service;
 pub mod totp;

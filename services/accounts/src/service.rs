@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db::{self, NewAccount, NewSessionRow},
+    events,
     domain::*,
     password::{hash_password, verify_password, Argon2Params},
     totp, AccountsError,
@@ -137,15 +138,7 @@ impl Accounts {
             Err(e) if kernel::db::is_unique_violation(&e) => return Err(AccountsError::EmailTaken),
             other => other?,
         }
-        outbox::append(
-            &mut tx,
-            &outbox::Envelope::new(
-                "accounts.UserRegistered",
-                id.to_string(),
-                serde_json::json!({ "user_id": id, "role": role, "dealer_status": dealer_status }),
-            ),
-        )
-        .await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::UserRegistered { user_id: id, role, dealer_status })).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -410,11 +403,7 @@ impl Accounts {
         let step = totp::matching_step(&key, code, now_unix()).ok_or(AccountsError::InvalidMfaCode)?;
         db::enable_mfa(&mut tx, p.user.id, &secret, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         let codes = self.new_recovery_codes(&mut tx, p.user.id).await?;
-        outbox::append(
-            &mut tx,
-            &outbox::Envelope::new("accounts.MfaEnabled", p.user.id.to_string(), serde_json::json!({ "user_id": p.user.id })),
-        )
-        .await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::MfaEnabled { user_id: p.user.id })).await?;
         tx.commit().await?;
         Ok(codes)
     }
@@ -457,11 +446,7 @@ impl Accounts {
             return Err(AccountsError::InvalidMfaCode);
         }
         db::disable_mfa(&mut tx, p.user.id).await?;
-        outbox::append(
-            &mut tx,
-            &outbox::Envelope::new("accounts.MfaDisabled", p.user.id.to_string(), serde_json::json!({ "user_id": p.user.id })),
-        )
-        .await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::MfaDisabled { user_id: p.user.id })).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -492,16 +477,13 @@ impl Accounts {
         if db::set_dealer_status(&mut tx, dealer, status, reason).await? == 0 {
             return Err(AccountsError::NotFound);
         }
-        let event_type = if approve { "accounts.DealerApproved" } else { "accounts.DealerRejected" };
-        outbox::append(
-            &mut tx,
-            &outbox::Envelope::new(
-                event_type,
-                dealer.to_string(),
-                serde_json::json!({ "dealer_id": dealer, "by": p.user.id, "reason": reason }),
-            ),
-        )
-        .await?;
+        let decided = events::DealerDecided { dealer_id: dealer, by: p.user.id, reason: reason.map(str::to_owned) };
+        let envelope = if approve {
+            outbox::Envelope::of(&events::DealerApproved(decided))
+        } else {
+            outbox::Envelope::of(&events::DealerRejected(decided))
+        };
+        outbox::append(&mut tx, &envelope).await?;
         tx.commit().await?;
         self.user(dealer).await
     }

@@ -4,6 +4,7 @@
 mod db;
 pub mod domain;
 mod error;
+pub mod events;
 pub mod images;
 mod import;
 pub mod markdown;

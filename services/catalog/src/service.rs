@@ -4,10 +4,10 @@ use std::{collections::HashMap, sync::Arc};
 
 use accounts::Principal;
 use kernel::{outbox, Db, Timestamp, Tx};
-use serde_json::json;
 
 use crate::{
     db::{self, NewProduct},
+    events::{self, ProductChange},
     domain::*,
     images::{self, ImageStore},
     markdown, CatalogError,
@@ -19,10 +19,6 @@ pub use crate::db::{IndexRow, SummaryRow};
 pub struct Catalog {
     db: Db,
     images: Arc<dyn ImageStore>,
-}
-
-fn event(kind: &'static str, product_id: &str, dealer_id: &str) -> outbox::Envelope {
-    outbox::Envelope::new(kind, product_id.to_owned(), json!({ "product_id": product_id, "dealer_id": dealer_id }))
 }
 
 fn new_slug(title: &str, id: &str) -> String {
@@ -93,7 +89,7 @@ impl Catalog {
         .map_err(|e| CatalogError::Internal(e.to_string()))??;
         let mut tx = self.db.begin().await?;
         db::set_store_logo(&mut tx, &store.id, &key).await?;
-        outbox::append(&mut tx, &outbox::Envelope::new("catalog.StoreUpdated", store.id.clone(), json!({ "store_id": store.id, "dealer_id": store.dealer_id }))).await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::StoreUpdated { store_id: store.id.clone(), dealer_id: store.dealer_id.clone() })).await?;
         tx.commit().await?;
         self.store_by_slug(&store.slug).await
     }
@@ -123,7 +119,7 @@ impl Catalog {
             created_at: existing.map(|s| s.created_at).unwrap_or_else(Timestamp::now),
         };
         db::upsert_store(&mut tx, &store).await?;
-        outbox::append(&mut tx, &outbox::Envelope::new("catalog.StoreUpdated", id.clone(), json!({ "store_id": id, "dealer_id": dealer_id }))).await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::StoreUpdated { store_id: id.clone(), dealer_id: dealer_id.clone() })).await?;
         tx.commit().await?;
         self.store_by_slug(&store.slug).await
     }
@@ -148,7 +144,7 @@ impl Catalog {
         let mut tx = self.db.begin().await?;
         let category = db::category(&mut tx, &v.category).await?.ok_or_else(|| CatalogError::invalid("category", "no such category"))?;
         let id = insert_listing(&mut tx, &store, &v, &category.id, ProductStatus::Draft, false, None).await?;
-        outbox::append(&mut tx, &event("catalog.ProductCreated", &id, &store.dealer_id)).await?;
+        outbox::append(&mut tx, &ProductChange::Created.envelope(&id, &store.dealer_id)).await?;
         tx.commit().await?;
         self.product(&id).await
     }
@@ -163,13 +159,9 @@ impl Catalog {
         }
         let category = db::category(&mut tx, &v.category).await?.ok_or_else(|| CatalogError::invalid("category", "no such category"))?;
         db::update_product(&mut tx, &row.product_id, &v, &category.id).await?;
-        outbox::append(&mut tx, &event("catalog.ProductUpdated", &row.product_id, &row.dealer_id)).await?;
+        outbox::append(&mut tx, &ProductChange::Updated.envelope(&row.product_id, &row.dealer_id)).await?;
         if v.stock != row.stock {
-            outbox::append(
-                &mut tx,
-                &outbox::Envelope::new("catalog.StockChanged", row.product_id.clone(), json!({ "product_id": row.product_id, "stock": v.stock })),
-            )
-            .await?;
+            outbox::append(&mut tx, &outbox::Envelope::of(&events::StockChanged { product_id: row.product_id.clone(), stock: v.stock })).await?;
         }
         tx.commit().await?;
         self.product(&row.product_id).await
@@ -185,17 +177,17 @@ impl Catalog {
         if current == ProductStatus::Archived {
             return Err(CatalogError::Conflict("this listing is archived".into()));
         }
-        let (status, kind) = match action {
-            StatusAction::Publish => (ProductStatus::Published, "catalog.ProductPublished"),
-            StatusAction::Unpublish => (ProductStatus::Draft, "catalog.ProductUnpublished"),
-            StatusAction::Archive => (ProductStatus::Archived, "catalog.ProductArchived"),
+        let (status, change) = match action {
+            StatusAction::Publish => (ProductStatus::Published, ProductChange::Published),
+            StatusAction::Unpublish => (ProductStatus::Draft, ProductChange::Unpublished),
+            StatusAction::Archive => (ProductStatus::Archived, ProductChange::Archived),
         };
         if status == current {
             tx.commit().await?;
             return self.product(id).await;
         }
         db::set_status(&mut tx, &row.product_id, status, (status == ProductStatus::Published).then(|| Timestamp::now().0)).await?;
-        outbox::append(&mut tx, &event(kind, &row.product_id, &row.dealer_id)).await?;
+        outbox::append(&mut tx, &change.envelope(&row.product_id, &row.dealer_id)).await?;
         tx.commit().await?;
         self.product(&row.product_id).await
     }
@@ -208,11 +200,7 @@ impl Catalog {
         let mut tx = self.db.begin().await?;
         let row = self.owned_row(&mut tx, p, id).await?;
         db::set_stock(&mut tx, &row.product_id, stock).await?;
-        outbox::append(
-            &mut tx,
-            &outbox::Envelope::new("catalog.StockChanged", row.product_id.clone(), json!({ "product_id": row.product_id, "stock": stock })),
-        )
-        .await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::StockChanged { product_id: row.product_id.clone(), stock })).await?;
         tx.commit().await?;
         self.product(&row.product_id).await
     }
@@ -243,7 +231,7 @@ impl Catalog {
         let row = self.owned_row(&mut tx, p, id).await?;
         db::insert_image(&mut tx, &image_id, &row.product_id, &key, &thumb, processed.content_type, i64::from(processed.width), i64::from(processed.height))
             .await?;
-        outbox::append(&mut tx, &event("catalog.ProductUpdated", &row.product_id, &row.dealer_id)).await?;
+        outbox::append(&mut tx, &ProductChange::Updated.envelope(&row.product_id, &row.dealer_id)).await?;
         tx.commit().await?;
         Ok(ImageRef {
             id: image_id,
@@ -259,7 +247,7 @@ impl Catalog {
         let mut tx = self.db.begin().await?;
         let row = self.owned_row(&mut tx, p, id).await?;
         let keys = db::delete_image(&mut tx, &row.product_id, image_id).await?.ok_or(CatalogError::NotFound)?;
-        outbox::append(&mut tx, &event("catalog.ProductUpdated", &row.product_id, &row.dealer_id)).await?;
+        outbox::append(&mut tx, &ProductChange::Updated.envelope(&row.product_id, &row.dealer_id)).await?;
         tx.commit().await?;
         for k in [keys.0, keys.1] {
             if let Err(e) = self.images.delete(&k) {
@@ -371,8 +359,8 @@ impl Catalog {
         for (product, n) in &per_product {
             db::add_views(&mut tx, product, *n).await?;
         }
-        let list: Vec<_> = views.iter().map(|((p, viewer), n)| json!({ "product_id": p, "viewer": viewer, "count": n })).collect();
-        outbox::append(&mut tx, &outbox::Envelope::new("catalog.ProductsViewed", "views", json!({ "views": list }))).await?;
+        let views = views.iter().map(|((p, viewer), n)| events::View { product_id: p.clone(), viewer: viewer.clone(), count: *n }).collect();
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::ProductsViewed { views })).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -17,7 +17,22 @@ pub struct Envelope {
     pub payload: serde_json::Value,
 }
 
+/// A typed event: its name and schema version are part of the type, so a producer cannot misspell
+/// them. Each producing service keeps its catalogue in an `events` module (see docs/EVENTS.md).
+pub trait Event: Serialize {
+    const TYPE: &'static str;
+    const VERSION: i32 = 1;
+    fn aggregate_id(&self) -> String;
+}
+
 impl Envelope {
+    /// The envelope of a typed event.
+    pub fn of<E: Event>(event: &E) -> Self {
+        let mut env = Self::new(E::TYPE, event.aggregate_id(), serde_json::to_value(event).unwrap_or(serde_json::Value::Null));
+        env.schema_version = E::VERSION;
+        env
+    }
+
     pub fn new(event_type: &'static str, aggregate_id: impl Into<String>, payload: serde_json::Value) -> Self {
         Self {
             event_id: EventId::new(),
