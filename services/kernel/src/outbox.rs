@@ -88,3 +88,48 @@ pub async fn append(tx: &mut Tx, event: &Envelope) -> Result<(), sqlx::Error> {
     tx.mark_events_written();
     Ok(())
 }
+
+/// An event as a follower reads it back from the outbox.
+#[derive(Debug, Clone)]
+pub struct Tailed {
+    pub event_id: String,
+    pub seq: i64,
+    pub event_type: String,
+    pub aggregate_id: String,
+    pub payload: String,
+}
+
+fn seq_column(db: &crate::Db) -> &'static str {
+    match db.backend() {
+        Backend::Postgres => "seq",
+        Backend::Sqlite => "rowid",
+    }
+}
+
+/// The newest sequence number in the outbox (0 when empty): where a follower starts.
+pub async fn last_seq(db: &crate::Db) -> Result<i64, sqlx::Error> {
+    let v: Option<i64> = sqlx::query_scalar(&format!("SELECT MAX({}) FROM outbox_event", seq_column(db))).fetch_one(db.reader()).await?;
+    Ok(v.unwrap_or(0))
+}
+
+/// For per-instance followers (e.g. an in-memory index): events of `types` after `after_seq`, and
+/// also those created after `recent_since` whatever their sequence — on PostgreSQL commit order can
+/// differ from sequence order, so a follower re-reads a recent window and skips what it applied.
+pub async fn tail(db: &crate::Db, after_seq: i64, recent_since: Timestamp, types: &[&str], limit: i64) -> Result<Vec<Tailed>, sqlx::Error> {
+    let seq = seq_column(db);
+    let placeholders: Vec<String> = (0..types.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT outbox_event_id, {seq}, event_type, aggregate_id, payload FROM outbox_event \
+         WHERE ({seq} > $1 OR created_at > $2) AND event_type IN ({}) ORDER BY {seq} LIMIT $3",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, (String, i64, String, String, String)>(&sql).bind(after_seq).bind(recent_since.0).bind(limit);
+    for t in types {
+        q = q.bind(*t);
+    }
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .into_iter()
+        .map(|(event_id, seq, event_type, aggregate_id, payload)| Tailed { event_id, seq, event_type, aggregate_id, payload })
+        .collect())
+}

@@ -13,7 +13,7 @@ use std::{
 };
 
 use catalog::{Catalog, IndexRow};
-use kernel::{db::Backend, Db, Timestamp};
+use kernel::{Db, Timestamp};
 use tantivy::{
     schema::{Facet, FacetOptions, Field, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING},
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
@@ -159,7 +159,7 @@ impl SearchIndex {
     pub async fn build(db: Db, catalog: Catalog) -> Result<(Self, BuildStats), SearchError> {
         let started = Instant::now();
         // the cursor is read before the rows, so nothing committed in between is missed
-        let cursor = max_seq(&db).await?;
+        let cursor = kernel::outbox::last_seq(&db).await?;
         let rows = catalog.index_rows(None).await?;
         let categories = catalog.categories().await?;
         let (schema, fields) = schema();
@@ -240,33 +240,21 @@ impl SearchIndex {
             let st = self.inner.follow.lock().map_err(|_| poisoned())?;
             (st.cursor, Timestamp::now().minus(Duration::from_secs(10)).0)
         };
-        let seq = if self.inner.db.backend() == Backend::Postgres { "seq" } else { "rowid" };
-        let placeholders: Vec<String> = (0..FOLLOWED.len()).map(|i| format!("${}", i + 3)).collect();
-        // commit order can differ from seq order on PostgreSQL: re-read the last seconds too
-        let sql = format!(
-            "SELECT outbox_event_id, {seq}, event_type, aggregate_id, payload FROM outbox_event \
-             WHERE ({seq} > $1 OR created_at > $2) AND event_type IN ({}) ORDER BY {seq} LIMIT 2000",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (String, i64, String, String, String)>(&sql).bind(cursor).bind(window_start);
-        for t in FOLLOWED {
-            q = q.bind(*t);
-        }
-        let events = q.fetch_all(self.inner.db.reader()).await?;
+        let events = kernel::outbox::tail(&self.inner.db, cursor, Timestamp(window_start), FOLLOWED, 2000).await?;
         let mut products: HashSet<String> = HashSet::new();
         let mut store_changed = false;
         {
             let mut st = self.inner.follow.lock().map_err(|_| poisoned())?;
             let now = Instant::now();
             st.applied.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
-            for (id, s, kind, aggregate, payload) in &events {
-                st.cursor = st.cursor.max(*s);
-                if st.applied.insert(id.clone(), now).is_some() {
+            for e in &events {
+                st.cursor = st.cursor.max(e.seq);
+                if st.applied.insert(e.event_id.clone(), now).is_some() {
                     continue;
                 }
-                match kind.as_str() {
+                match e.event_type.as_str() {
                     "catalog.ProductsViewed" => {
-                        let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+                        let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap_or_default();
                         for p in v["views"].as_array().into_iter().flatten() {
                             if let Some(id) = p["product_id"].as_str() {
                                 products.insert(id.to_owned());
@@ -275,7 +263,7 @@ impl SearchIndex {
                     }
                     "catalog.StoreUpdated" => store_changed = true,
                     _ => {
-                        products.insert(aggregate.clone());
+                        products.insert(e.aggregate_id.clone());
                     }
                 }
             }
@@ -319,11 +307,6 @@ fn poisoned() -> SearchError {
     SearchError::Index(tantivy::TantivyError::InternalError("a search lock was poisoned".into()))
 }
 
-async fn max_seq(db: &Db) -> Result<i64, sqlx::Error> {
-    let seq = if db.backend() == Backend::Postgres { "seq" } else { "rowid" };
-    let v: Option<i64> = sqlx::query_scalar(&format!("SELECT MAX({seq}) FROM outbox_event")).fetch_one(db.reader()).await?;
-    Ok(v.unwrap_or(0))
-}
 
 /// A stored text field of a document (empty when absent).
 pub(crate) fn text_of(doc: &TantivyDocument, field: Field) -> String {
