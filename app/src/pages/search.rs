@@ -54,7 +54,11 @@ pub fn SearchPage() -> impl IntoView {
             <div class="relative flex gap-2">
                 <input name="q" type="search" aria-label="Search" placeholder="Search handmade goods" autocomplete="off"
                     prop:value=move || params.get().q
-                    on:input=move |ev| typed.set(event_target_value(&ev))
+                    // typing implies focus (the focus event may have come before the page hydrated)
+                    on:input=move |ev| {
+                        typed.set(event_target_value(&ev));
+                        focused.set(true);
+                    }
                     on:focus=move |_| focused.set(true)
                     on:blur=move |_| focused.set(false)
                     class="w-full rounded-md border border-stone-300 px-3 py-2 focus:border-amber-600 focus:outline-none focus:ring-2 focus:ring-amber-200" />
