@@ -1,6 +1,6 @@
 import { expect, test, Page } from '@playwright/test';
 import { totp } from './totp';
-import { signIn as signInWith } from './helpers';
+import { open, signIn as signInWith } from './helpers';
 
 const signIn = (page: Page, email: string, password: string) => signInWith(page, email, password, false);
 
@@ -8,7 +8,7 @@ const unique = (tag: string) => `${tag}-${Date.now()}-${Math.floor(Math.random()
 
 
 test('the page hydrates: the password toggle works without a page load @phone', async ({ page }) => {
-  await page.goto('/sign-up');
+  await open(page, '/sign-up');
   // a marker on window survives only if no full page load happens
   await page.evaluate(() => ((window as any).__marker = 'still here'));
   const password = page.getByLabel('Password (8 to 128 characters)');
@@ -22,7 +22,7 @@ test('a customer signs up, enables MFA, signs out and signs in again with a TOTP
   const email = unique('journey');
   const password = 'a good long password';
 
-  await page.goto('/sign-up');
+  await open(page, '/sign-up');
   const form = page.getByTestId('sign-up-form');
   await form.getByLabel('Your name').fill('Journey Tester');
   await form.getByLabel('Email').fill(email);
@@ -31,7 +31,7 @@ test('a customer signs up, enables MFA, signs out and signs in again with a TOTP
   await expect(page.getByTestId('welcome')).toContainText('Journey Tester');
 
   // a bad field shows its error next to it
-  await page.goto('/account');
+  await open(page, '/account');
   await expect(page.getByTestId('role')).toHaveText('customer');
   await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   const secret = (await page.getByTestId('mfa-secret').textContent())!.trim();
@@ -63,7 +63,7 @@ test('wrong credentials show a clear message and keep the form', async ({ page }
 });
 
 test('sign-up errors appear next to the field', async ({ page }) => {
-  await page.goto('/sign-up');
+  await open(page, '/sign-up');
   const form = page.getByTestId('sign-up-form');
   await form.getByLabel('Your name').fill('Dup');
   await form.getByLabel('Email').fill('admin@bespoke.test');
@@ -75,7 +75,7 @@ test('sign-up errors appear next to the field', async ({ page }) => {
 test('a dealer applies and an admin approves the store', async ({ browser }) => {
   const email = unique('dealer');
   const dealer = await browser.newPage();
-  await dealer.goto('/sign-up?as=dealer');
+  await open(dealer, '/sign-up?as=dealer');
   const form = dealer.getByTestId('sign-up-form');
   await form.getByLabel('Your name').fill('Pending Potter');
   await form.getByLabel('Email').fill(email);
@@ -86,7 +86,7 @@ test('a dealer applies and an admin approves the store', async ({ browser }) => 
   const admin = await browser.newPage();
   await signIn(admin, 'admin@bespoke.test', 'bespoke-demo');
   await expect(admin.getByTestId('nav-user')).toBeVisible();
-  await admin.goto('/admin');
+  await open(admin, '/admin');
   const row = admin.getByTestId('pending-dealers').locator('li', { hasText: email });
   await row.getByRole('button', { name: 'Approve' }).click();
   await expect(admin.getByTestId('pending-dealers').locator('li', { hasText: email })).toHaveCount(0);

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { signIn } from './helpers';
+import { open, signIn } from './helpers';
 
 // an 8x8 PNG, so the upload goes through the real type check, decoding and thumbnailing
 const PNG = Buffer.from(
@@ -15,7 +15,7 @@ test('a dealer lists a customizable product; a customer finds it with a typo and
   // --- the dealer creates the listing with options and a picture, then publishes it
   const dealer = await browser.newPage();
   await signIn(dealer, 'dealer01@bespoke.test', 'bespoke-demo');
-  await dealer.goto('/dealer');
+  await open(dealer, '/dealer');
   await dealer.getByTestId('new-listing').click();
   const form = dealer.getByTestId('listing-form');
   await form.getByLabel('Title').fill(title);
@@ -53,7 +53,7 @@ test('a dealer lists a customizable product; a customer finds it with a typo and
   // --- a customer searches with a misspelling, filters, opens it and chooses options
   const customer = await browser.newPage();
   const typo = word.slice(0, 3) + word.slice(4); // one letter dropped
-  await customer.goto('/search');
+  await open(customer, '/search');
   await customer.getByRole('searchbox', { name: 'Search' }).fill(`${typo} bowl`);
   await customer.getByRole('button', { name: 'Search', exact: true }).click();
   await expect(customer).toHaveURL(new RegExp(`q=${typo}`));
@@ -82,7 +82,7 @@ test('a dealer lists a customizable product; a customer finds it with a typo and
 });
 
 test('search suggestions appear while typing @phone', async ({ page }) => {
-  await page.goto('/search');
+  await open(page, '/search');
   await page.getByRole('searchbox', { name: 'Search' }).pressSequentially('walnut bo', { delay: 30 });
   await expect(page.getByTestId('suggestions').locator('li').first()).toBeVisible();
 });
