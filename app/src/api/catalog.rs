@@ -209,36 +209,29 @@ pub async fn home_rails() -> Result<HomeView, AppError> {
 #[server]
 pub async fn search_products(params: SearchParams) -> Result<SearchView, AppError> {
     let cx = crate::ssr::Ctx::get();
-    let money = |s: &str, field: &str| -> Result<Option<i64>, AppError> {
-        if s.trim().is_empty() {
-            return Ok(None);
-        }
-        kernel::Money::parse(s, kernel::Currency::EUR).map(|m| Some(m.minor)).map_err(|_| AppError {
-            field: Some(field.into()),
-            ..AppError::new("invalid_input", format!("{} must be an amount like 25 or 25.50", field.replace('_', " ")))
-        })
+    let search_error = |e: search::SearchError| match e {
+        search::SearchError::InvalidInput { field, message } => AppError { field: Some(field.into()), ..AppError::new("invalid_input", message) },
+        other => cx.internal(other),
     };
-    let q = search::SearchQuery {
+    let q = search::SearchQuery::from_text(&search::TextParams {
         q: params.q.clone(),
-        category: Some(params.category.clone()).filter(|c| !c.is_empty()),
-        min_price: money(&params.min_price, "min_price")?,
-        max_price: money(&params.max_price, "max_price")?,
-        store: Some(params.store.clone()).filter(|s| !s.is_empty()),
+        category: params.category.clone(),
+        min_price: params.min_price.clone(),
+        max_price: params.max_price.clone(),
+        store: params.store.clone(),
         in_stock: params.in_stock,
         customizable: params.customizable,
-        min_rating: params.min_rating.trim().parse().ok(),
-        sort: search::Sort::parse(&params.sort).unwrap_or_default(),
-        page: params.page.max(1),
-        per_page: 24,
-    };
+        min_rating: params.min_rating.clone(),
+        sort: params.sort.clone(),
+        page: params.page.max(1).to_string(),
+        per_page: String::new(),
+    })
+    .map_err(search_error)?;
     let index = cx.services.search.clone();
     if cx.services.inline_events {
         index.catch_up().await.map_err(|e| cx.internal(e))?;
     }
-    let r = index.search(&q).map_err(|e| match e {
-        search::SearchError::InvalidInput { field, message } => AppError { field: Some(field.into()), ..AppError::new("invalid_input", message) },
-        other => cx.internal(other),
-    })?;
+    let r = index.search(&q).map_err(search_error)?;
     let categories = cx.services.catalog.categories().await.map_err(|e| cx.internal(e))?;
     let category_name = q.category.as_ref().and_then(|p| categories.iter().find(|c| &c.path == p)).map(|c| c.name.clone());
     let price_label = |m: i64| format_money(m, "EUR");

@@ -10,8 +10,7 @@ use axum::{
     Json, Router,
 };
 use catalog::{CatalogError, ProductInput, Selection, StatusAction, StoreInput};
-use kernel::{Currency, Money};
-use search::{SearchError, SearchQuery, Sort};
+use search::{SearchError, SearchQuery};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -111,48 +110,22 @@ fn flag(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("1" | "true" | "on" | "yes"))
 }
 
-fn price_param(name: &'static str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => Money::parse(s, Currency::EUR).map(|m| Some(m.minor)).map_err(|_| {
-            let mut e = ApiError::bad_request(format!("{name} must be an amount like 25 or 25.50"));
-            e.field = Some(name);
-            e
-        }),
-    }
-}
-
-fn number<T: std::str::FromStr>(name: &'static str, v: &Option<String>) -> Result<Option<T>, ApiError> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| {
-            let mut e = ApiError::bad_request(format!("{name} must be a number"));
-            e.field = Some(name);
-            e
-        }),
-    }
-}
-
 impl SearchParams {
     pub fn to_query(&self) -> Result<SearchQuery, ApiError> {
-        let sort = Sort::parse(self.sort.as_deref().unwrap_or("")).ok_or_else(|| {
-            let mut e = ApiError::bad_request("sort must be relevance, popular, price_asc, price_desc, newest or rating");
-            e.field = Some("sort");
-            e
-        })?;
-        Ok(SearchQuery {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Ok(SearchQuery::from_text(&search::TextParams {
             q: self.q.clone(),
-            category: self.category.clone().filter(|c| !c.is_empty()),
-            min_price: price_param("min_price", &self.min_price)?,
-            max_price: price_param("max_price", &self.max_price)?,
-            store: self.store.clone().filter(|s| !s.is_empty()),
+            category: text(&self.category),
+            min_price: text(&self.min_price),
+            max_price: text(&self.max_price),
+            store: text(&self.store),
             in_stock: flag(&self.in_stock),
             customizable: flag(&self.customizable),
-            min_rating: number("min_rating", &self.min_rating)?,
-            sort,
-            page: number("page", &self.page)?.unwrap_or(1),
-            per_page: number("per_page", &self.per_page)?.unwrap_or(24),
-        })
+            min_rating: text(&self.min_rating),
+            sort: text(&self.sort),
+            page: text(&self.page),
+            per_page: text(&self.per_page),
+        })?)
     }
 }
 

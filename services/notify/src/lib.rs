@@ -3,15 +3,16 @@
 //! [`Mailer`] (the default records the mail and writes it to the log). Neither is called by another
 //! service: they only react to events.
 
+mod db;
+
 use std::sync::Arc;
 
 use kernel::{
     events::{BoxFuture, Consumer, StoredEvent},
     hub::Hub,
-    Db, Timestamp, Tx,
+    Db, Tx,
 };
 use serde::Serialize;
-use sqlx::FromRow;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
@@ -24,24 +25,14 @@ pub struct Notification {
     pub created_at: String,
 }
 
-#[derive(FromRow)]
-struct Row {
-    notification_id: String,
-    kind: String,
-    title: String,
-    body: String,
-    link: Option<String>,
-    read_at: Option<i64>,
-    created_at: i64,
-}
 
 /// What an event means for a person, if anything.
-struct Message {
-    account_id: String,
-    kind: &'static str,
-    title: String,
-    body: String,
-    link: Option<&'static str>,
+pub(crate) struct Message {
+    pub(crate) account_id: String,
+    pub(crate) kind: &'static str,
+    pub(crate) title: String,
+    pub(crate) body: String,
+    pub(crate) link: Option<&'static str>,
 }
 
 fn str_field<'a>(e: &'a StoredEvent, key: &str) -> Option<&'a str> {
@@ -121,22 +112,7 @@ impl Consumer for InboxConsumer {
     fn handle<'a>(&'a self, event: &'a StoredEvent, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let Some(m) = message_for(event) else { return Ok(()) };
-            let now = Timestamp::now().0;
-            sqlx::query(
-                "INSERT INTO notification (notification_id, account_id, kind, title, body, link, source_event_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&m.account_id)
-            .bind(m.kind)
-            .bind(&m.title)
-            .bind(&m.body)
-            .bind(m.link)
-            .bind(&event.event_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| format!("database: {e}"))?;
+            db::insert_notification(tx, &m, &event.event_id).await.map_err(|e| format!("database: {e}"))?;
             Ok(())
         })
     }
@@ -187,20 +163,7 @@ impl Consumer for MailConsumer {
     fn handle<'a>(&'a self, event: &'a StoredEvent, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let Some(m) = message_for(event) else { return Ok(()) };
-            let now = Timestamp::now().0;
-            sqlx::query(
-                "INSERT INTO sent_mail (sent_mail_id, recipient_account_id, subject, body, source_event_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&m.account_id)
-            .bind(&m.title)
-            .bind(&m.body)
-            .bind(&event.event_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| format!("database: {e}"))?;
+            db::insert_sent_mail(tx, &m, &event.event_id).await.map_err(|e| format!("database: {e}"))?;
             self.mailer.send(&m.account_id, &m.title, &m.body).await
         })
     }
@@ -222,44 +185,16 @@ impl Notifications {
 
     /// The newest notifications of `account_id` (the caller has authenticated it).
     pub async fn list(&self, account_id: &str, limit: i64) -> Result<Vec<Notification>, sqlx::Error> {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT notification_id, kind, title, body, link, read_at, created_at FROM notification \
-             WHERE account_id = $1 ORDER BY created_at DESC LIMIT $2",
-        )
-        .bind(account_id)
-        .bind(limit.clamp(1, 200))
-        .fetch_all(self.db.reader())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Notification {
-                id: r.notification_id,
-                kind: r.kind,
-                title: r.title,
-                body: r.body,
-                link: r.link,
-                read: r.read_at.is_some(),
-                created_at: Timestamp(r.created_at).to_rfc3339(),
-            })
-            .collect())
+        db::list(self.db.reader(), account_id, limit.clamp(1, 200)).await
     }
 
     pub async fn unread_count(&self, account_id: &str) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM notification WHERE account_id = $1 AND read_at IS NULL")
-            .bind(account_id)
-            .fetch_one(self.db.reader())
-            .await
+        db::unread_count(self.db.reader(), account_id).await
     }
 
     pub async fn mark_all_read(&self, account_id: &str) -> Result<u64, sqlx::Error> {
-        let now = Timestamp::now().0;
         let mut tx = self.db.begin().await?;
-        let n = sqlx::query("UPDATE notification SET read_at = $1, updated_at = $1 WHERE account_id = $2 AND read_at IS NULL")
-            .bind(now)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = db::mark_all_read(&mut tx, account_id).await?;
         tx.commit().await?;
         Ok(n)
     }

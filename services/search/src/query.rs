@@ -123,7 +123,65 @@ pub struct Suggestion {
 
 const PRICE_BANDS: [i64; 6] = [0, 2_500, 5_000, 10_000, 25_000, 50_000];
 
+/// A search as text, the way a URL or a form states it. Both the JSON API and the pages parse it
+/// with [`SearchQuery::from_text`], so they accept and refuse the same things.
+#[derive(Debug, Clone, Default)]
+pub struct TextParams {
+    pub q: String,
+    pub category: String,
+    /// Amounts like `25` or `25.50`.
+    pub min_price: String,
+    pub max_price: String,
+    pub store: String,
+    pub in_stock: bool,
+    pub customizable: bool,
+    pub min_rating: String,
+    pub sort: String,
+    pub page: String,
+    pub per_page: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> SearchError {
+    SearchError::InvalidInput { field, message: message.into() }
+}
+
+fn amount(field: &'static str, v: &str) -> Result<Option<i64>, SearchError> {
+    match v.trim() {
+        "" => Ok(None),
+        s => kernel::Money::parse(s, kernel::Currency::EUR)
+            .map(|m| Some(m.minor))
+            .map_err(|_| invalid(field, format!("{} must be an amount like 25 or 25.50", field.replace('_', " ")))),
+    }
+}
+
+fn number<T: std::str::FromStr>(field: &'static str, v: &str) -> Result<Option<T>, SearchError> {
+    match v.trim() {
+        "" => Ok(None),
+        s => s.parse().map(Some).map_err(|_| invalid(field, format!("{field} must be a number"))),
+    }
+}
+
 impl SearchQuery {
+    /// Parses and validates a search stated as text.
+    pub fn from_text(p: &TextParams) -> Result<Self, SearchError> {
+        let sort = Sort::parse(p.sort.trim())
+            .ok_or_else(|| invalid("sort", "sort must be relevance, popular, price_asc, price_desc, newest or rating"))?;
+        SearchQuery {
+            q: p.q.clone(),
+            category: Some(p.category.clone()).filter(|c| !c.is_empty()),
+            min_price: amount("min_price", &p.min_price)?,
+            max_price: amount("max_price", &p.max_price)?,
+            store: Some(p.store.clone()).filter(|s| !s.is_empty()),
+            in_stock: p.in_stock,
+            customizable: p.customizable,
+            min_rating: number("min_rating", &p.min_rating)?,
+            sort,
+            page: number("page", &p.page)?.unwrap_or(1),
+            per_page: number("per_page", &p.per_page)?.unwrap_or(24),
+        }
+        .validate()
+    }
+
     /// Checks the parts a person could get wrong; the text itself is always accepted (it is cut to
     /// a sane length, and punctuation-only text means "everything").
     pub fn validate(mut self) -> Result<Self, SearchError> {
