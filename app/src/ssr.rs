@@ -16,6 +16,9 @@ pub struct Services {
     pub accounts: Accounts,
     pub notifications: notify::Notifications,
     pub catalog: catalog::Catalog,
+    pub orders: orders::Orders,
+    /// The sandbox payment provider when configured (its card form on the payment page).
+    pub sandbox: Option<orders::payments::sandbox::Sandbox>,
     pub search: search::SearchIndex,
     /// Records product views in batches (the server's `ViewRecorder`).
     pub views: std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>,
@@ -129,6 +132,44 @@ impl Ctx {
             out.retry_after_secs = Some(retry_after_secs);
         }
         out.request_id = request_id;
+        if let Some(opts) = &self.response {
+            opts.set_status(http::StatusCode::from_u16(out.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+        out
+    }
+}
+
+/// The guest cart's cookie (a random token; merged into the person's cart at sign-in).
+pub const CART_COOKIE: &str = "bespoke_cart";
+
+impl Ctx {
+    pub fn guest_cart_token(&self) -> Option<String> {
+        self.parts.as_ref().and_then(|p| cookie_value(&p.headers, CART_COOKIE)).filter(|t| orders::cart::valid_guest_token(t))
+    }
+
+    pub fn set_guest_cart_cookie(&self, token: &str) {
+        let secure = if self.services.secure_cookies { "; Secure" } else { "" };
+        self.append_cookie(&format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}"));
+    }
+
+    /// Moves a guest cart into the person's after sign-in or sign-up (best effort).
+    pub async fn merge_guest_cart(&self, user_id: &str) {
+        if let Some(token) = self.guest_cart_token() {
+            if let Err(e) = self.services.orders.merge_guest_cart(&token, user_id).await {
+                tracing::warn!(error = %e, "merging the guest cart failed");
+            }
+            self.append_cookie(&format!("{CART_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+        }
+    }
+
+    /// Maps an orders error like [`Ctx::err`] does for accounts.
+    pub fn orders_err(&self, e: orders::OrdersError) -> AppError {
+        if let orders::OrdersError::Internal(m) = &e {
+            return self.internal(m);
+        }
+        let mut out = AppError::new(e.code(), e.message());
+        out.field = e.field().map(str::to_owned);
+        out.request_id = self.request_id();
         if let Some(opts) = &self.response {
             opts.set_status(http::StatusCode::from_u16(out.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
         }

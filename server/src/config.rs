@@ -70,6 +70,55 @@ pub struct Settings {
     /// `BESPOKE_EVENTS__LEASE_SECONDS`: how long a claimed delivery is held before another instance may
     /// take it over (after a crash).
     pub events_lease_secs: u64,
+    /// `BESPOKE_PUBLIC_URL`: how this deployment is reached (the sandbox posts its webhooks there);
+    /// unset = the address it listens on.
+    pub public_url: Option<String>,
+    /// `BESPOKE_PAYMENTS__PROVIDER`: `sandbox` (default, offline) or `stripe`.
+    pub payments: PaymentsSettings,
+    /// `BESPOKE_ORDERS__COMMISSION_BPS` (basis points, default 1000 = 10 %),
+    /// `BESPOKE_ORDERS__PAYOUT_HOLD_DAYS` (default 7), `BESPOKE_ORDERS__RESERVATION_MINUTES` (default 15).
+    pub commission_bps: i64,
+    pub payout_hold_days: i64,
+    pub reservation_minutes: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentsProvider {
+    Sandbox,
+    Stripe,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentsSettings {
+    pub provider: PaymentsProvider,
+    /// `BESPOKE_PAYMENTS__SANDBOX_WEBHOOK_SECRET`: what the sandbox signs its webhooks with.
+    pub sandbox_webhook_secret: SecretString,
+    /// `BESPOKE_PAYMENTS__STRIPE_SECRET_KEY`, `…__STRIPE_PUBLISHABLE_KEY`, `…__STRIPE_WEBHOOK_SECRETS`
+    /// (comma-separated: several during a rotation), `…__STRIPE_API_BASE` (a stand-in, for tests).
+    pub stripe_secret_key: Option<SecretString>,
+    pub stripe_publishable_key: Option<String>,
+    pub stripe_webhook_secrets: Vec<SecretString>,
+    pub stripe_api_base: Option<String>,
+}
+
+impl Default for PaymentsSettings {
+    fn default() -> Self {
+        Self {
+            provider: PaymentsProvider::Sandbox,
+            sandbox_webhook_secret: SecretString::new("whsec_bespoke_sandbox_local"),
+            stripe_secret_key: None,
+            stripe_publishable_key: None,
+            stripe_webhook_secrets: Vec::new(),
+            stripe_api_base: None,
+        }
+    }
+}
+
+fn parse_range(setting: &str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(setting, format!("{v:?} is not a whole number from {min} to {max}"))),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +150,11 @@ impl Default for Settings {
             events_mode: EventsMode::Background,
             drain_secret: None,
             events_lease_secs: 30,
+            public_url: None,
+            payments: PaymentsSettings::default(),
+            commission_bps: 1000,
+            payout_hold_days: 7,
+            reservation_minutes: 15,
         }
     }
 }
@@ -235,6 +289,65 @@ impl Settings {
         }
         if let Some(v) = env("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP") {
             s.max_failures_per_ip = parse_count("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
+            let v = v.trim().trim_end_matches('/').to_owned();
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                return Err(invalid("BESPOKE_PUBLIC_URL", "expected an http:// or https:// url"));
+            }
+            s.public_url = Some(v);
+        }
+        if let Some(v) = env("BESPOKE_ORDERS__COMMISSION_BPS") {
+            s.commission_bps = parse_range("BESPOKE_ORDERS__COMMISSION_BPS", &v, 0, 5000)?;
+        }
+        if let Some(v) = env("BESPOKE_ORDERS__PAYOUT_HOLD_DAYS") {
+            s.payout_hold_days = parse_range("BESPOKE_ORDERS__PAYOUT_HOLD_DAYS", &v, 0, 90)?;
+        }
+        if let Some(v) = env("BESPOKE_ORDERS__RESERVATION_MINUTES") {
+            s.reservation_minutes = parse_range("BESPOKE_ORDERS__RESERVATION_MINUTES", &v, 1, 1440)?;
+        }
+        let p = &mut s.payments;
+        if let Some(v) = env("BESPOKE_PAYMENTS__PROVIDER") {
+            p.provider = match v.trim() {
+                "sandbox" => PaymentsProvider::Sandbox,
+                "stripe" => PaymentsProvider::Stripe,
+                _ => return Err(invalid("BESPOKE_PAYMENTS__PROVIDER", format!("{v:?} is not sandbox or stripe"))),
+            };
+        }
+        if let Some(v) = env("BESPOKE_PAYMENTS__SANDBOX_WEBHOOK_SECRET") {
+            if v.len() < 16 {
+                return Err(invalid("BESPOKE_PAYMENTS__SANDBOX_WEBHOOK_SECRET", "must be at least 16 characters"));
+            }
+            p.sandbox_webhook_secret = SecretString::new(v);
+        }
+        if let Some(v) = env("BESPOKE_PAYMENTS__STRIPE_SECRET_KEY").filter(|v| !v.is_empty()) {
+            if !(v.starts_with("sk_") || v.starts_with("rk_")) {
+                return Err(invalid("BESPOKE_PAYMENTS__STRIPE_SECRET_KEY", "a Stripe secret key starts with sk_ (or rk_ for a restricted key)"));
+            }
+            p.stripe_secret_key = Some(SecretString::new(v));
+        }
+        if let Some(v) = env("BESPOKE_PAYMENTS__STRIPE_PUBLISHABLE_KEY").filter(|v| !v.is_empty()) {
+            if !v.starts_with("pk_") {
+                return Err(invalid("BESPOKE_PAYMENTS__STRIPE_PUBLISHABLE_KEY", "a Stripe publishable key starts with pk_"));
+            }
+            p.stripe_publishable_key = Some(v);
+        }
+        if let Some(v) = env("BESPOKE_PAYMENTS__STRIPE_WEBHOOK_SECRETS") {
+            p.stripe_webhook_secrets = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(SecretString::new).collect();
+        }
+        if let Some(v) = env("BESPOKE_PAYMENTS__STRIPE_API_BASE").filter(|v| !v.is_empty()) {
+            p.stripe_api_base = Some(v);
+        }
+        if p.provider == PaymentsProvider::Stripe {
+            if p.stripe_secret_key.is_none() {
+                return Err(invalid("BESPOKE_PAYMENTS__STRIPE_SECRET_KEY", "is required when the payments provider is stripe"));
+            }
+            if p.stripe_publishable_key.is_none() {
+                return Err(invalid("BESPOKE_PAYMENTS__STRIPE_PUBLISHABLE_KEY", "is required when the payments provider is stripe"));
+            }
+            if p.stripe_webhook_secrets.is_empty() {
+                return Err(invalid("BESPOKE_PAYMENTS__STRIPE_WEBHOOK_SECRETS", "is required when the payments provider is stripe (whsec_…)"));
+            }
         }
         Ok(s)
     }

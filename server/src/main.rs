@@ -142,7 +142,10 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
                 EventsCommand::Drain { seconds } => {
                     let budget = std::time::Duration::from_secs(seconds);
                     let events = bus.drain(budget).await?;
-                    let sagas = startup::saga_engine(&db);
+                    let catalog = startup::catalog(&db, &settings);
+                    let (provider, _) = startup::payment_provider(&db, &settings)?;
+                    let orders = orders::Orders::new(db.clone(), catalog, hub.clone(), provider, startup::orders_config(&settings));
+                    let sagas = startup::saga_engine(&db, &orders);
                     let mut steps = 0;
                     while let n @ 1.. = sagas.run_once().await? {
                         steps += n;

@@ -12,6 +12,10 @@ use kernel::{
 };
 use catalog::{Catalog, LocalDiskStore};
 use notify::Notifications;
+use orders::{
+    payments::{sandbox::Sandbox, stripe::{StripeProvider, StripeSettings}, PaymentProvider},
+    Orders, OrdersConfig,
+};
 use search::SearchIndex;
 use tokio::sync::Notify;
 use leptos::prelude::*;
@@ -36,6 +40,9 @@ pub struct AppState {
     pub bus: EventBus,
     pub hub: Hub,
     pub sagas: SagaEngine,
+    pub orders: Orders,
+    /// The sandbox payment provider when it is the configured one (its card form and challenge).
+    pub sandbox: Option<Sandbox>,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
 }
@@ -47,6 +54,8 @@ impl AppState {
             accounts: self.accounts.clone(),
             notifications: self.notifications.clone(),
             catalog: self.catalog.clone(),
+            orders: self.orders.clone(),
+            sandbox: self.sandbox.clone(),
             search: self.search.clone(),
             views: {
                 let v = self.views.clone();
@@ -66,6 +75,8 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error("could not build the search index: {0}")]
     Search(String),
+    #[error("payments: {0}")]
+    Payments(String),
     #[error("could not listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -88,14 +99,49 @@ pub async fn connect_db(settings: &Settings) -> Result<Db, StartError> {
 /// The event bus with every consumer of this binary, its subscriptions recorded in the database.
 pub async fn event_bus(db: &Db, hub: &Hub, settings: &Settings) -> Result<EventBus, StartError> {
     let cfg = BusConfig { lease: Duration::from_secs(settings.events_lease_secs), ..BusConfig::default() };
-    let bus = EventBus::new(db.clone(), cfg, notify::consumers(hub.clone(), Arc::new(notify::LogMailer)));
+    let mut consumers = notify::consumers(hub.clone(), Arc::new(notify::LogMailer));
+    consumers.push(Arc::new(catalog::inventory::RatingsConsumer));
+    let bus = EventBus::new(db.clone(), cfg, consumers);
     bus.install().await.map_err(|e| StartError::Db(e.into()))?;
     Ok(bus)
 }
 
-/// The saga runner with every saga this binary defines (checkout and refunds arrive with orders).
-pub fn saga_engine(db: &Db) -> SagaEngine {
-    SagaEngine::new(db.clone(), Vec::new(), Duration::from_secs(30))
+/// The saga runner with every saga this binary defines (orders' checkout and refund), attached to
+/// the orders service that starts them.
+pub fn saga_engine(db: &Db, orders: &Orders) -> SagaEngine {
+    let engine = SagaEngine::new(db.clone(), orders.saga_defs(), Duration::from_secs(30));
+    orders.attach(engine.clone());
+    engine
+}
+
+pub fn orders_config(settings: &Settings) -> OrdersConfig {
+    OrdersConfig {
+        commission_bps: settings.commission_bps,
+        payout_hold: Duration::from_secs(u64::try_from(settings.payout_hold_days).unwrap_or(7) * 86_400),
+        reservation_ttl: Duration::from_secs(u64::try_from(settings.reservation_minutes).unwrap_or(15) * 60),
+        ..OrdersConfig::default()
+    }
+}
+
+/// The payment provider the configuration names (and the sandbox handle when it is the sandbox).
+pub fn payment_provider(db: &Db, settings: &Settings) -> Result<(Arc<dyn PaymentProvider>, Option<Sandbox>), StartError> {
+    let p = &settings.payments;
+    match p.provider {
+        crate::config::PaymentsProvider::Sandbox => {
+            let sandbox = Sandbox::new(db.clone(), p.sandbox_webhook_secret.expose().to_owned());
+            Ok((Arc::new(sandbox.clone()), Some(sandbox)))
+        }
+        crate::config::PaymentsProvider::Stripe => {
+            let provider = StripeProvider::new(StripeSettings {
+                secret_key: p.stripe_secret_key.as_ref().map(|k| k.expose().to_owned()).unwrap_or_default(),
+                publishable_key: p.stripe_publishable_key.clone().unwrap_or_default(),
+                webhook_secrets: p.stripe_webhook_secrets.iter().map(|s| s.expose().to_owned()).collect(),
+                api_base: p.stripe_api_base.clone(),
+            })
+            .map_err(StartError::Payments)?;
+            Ok((Arc::new(provider), None))
+        }
+    }
 }
 
 /// The catalogue with images on local disk under the data dir (`/media/…`).
@@ -147,10 +193,23 @@ impl Application {
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
+        let (provider, sandbox) = payment_provider(&db, &settings)?;
+        let orders = Orders::new(db.clone(), catalog.clone(), hub.clone(), provider, orders_config(&settings));
+        let sagas = saga_engine(&db, &orders);
+        if let Some(sb) = &sandbox {
+            let base = settings.public_url.clone().unwrap_or_else(|| {
+                let addr = listener.local_addr().unwrap_or(settings.addr);
+                let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+                format!("http://{host}:{}", addr.port())
+            });
+            sb.set_webhook_endpoint(format!("{base}/api/v1/payments/webhooks/sandbox"));
+        }
         let state = AppState {
             leptos_options: leptos_options(&settings),
             hub,
-            sagas: saga_engine(&db),
+            sagas,
+            orders,
+            sandbox,
             notifications: Notifications::new(db.clone()),
             views: crate::views::ViewRecorder::new(catalog.clone()),
             catalog,
@@ -181,6 +240,10 @@ impl Application {
         }
         tasks.push(tokio::spawn(st.search.clone().follow(stop.clone())));
         tasks.push(tokio::spawn(st.views.clone().run(stop.clone())));
+        if let Some(sb) = &st.sandbox {
+            tasks.push(tokio::spawn(sb.clone().run(stop.clone())));
+        }
+        tasks.push(tokio::spawn(sweep_orders(st.orders.clone(), stop.clone())));
         // the hub needs the listener in both modes (it carries chat and tracking pushes)
         if let Some(t) = kernel::hub::spawn_pg_listener(&st.db, st.hub.clone(), stop.clone()) {
             tasks.push(t);
@@ -209,6 +272,19 @@ pub fn router(state: AppState) -> Router {
     http::routes(state.clone())
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state, http::middleware::observe))
+}
+
+/// Completes delivered orders whose payout hold ended, every minute.
+async fn sweep_orders(orders: Orders, stop: Arc<Notify>) {
+    loop {
+        if let Err(e) = orders.sweep().await {
+            tracing::warn!(error = %e, "order sweep failed");
+        }
+        tokio::select! {
+            _ = stop.notified() => break,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {

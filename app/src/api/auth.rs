@@ -34,6 +34,7 @@ pub async fn sign_up(
     let input = accounts::SignUp { email, password, display_name, as_dealer };
     let s = cx.accounts().sign_up(input, &cx.client_info()).await.map_err(|e| cx.err(e))?;
     cx.set_session_cookie(&s.token, s.expires_at);
+    cx.merge_guest_cart(&s.user.id.to_string()).await;
     Ok(s.user.into())
 }
 
@@ -43,6 +44,7 @@ pub async fn sign_in(email: String, password: String) -> Result<SignInResult, Ap
     match cx.accounts().sign_in(&email, &password, &cx.client_info()).await.map_err(|e| cx.err(e))? {
         accounts::SignInOutcome::SignedIn(s) => {
             cx.set_session_cookie(&s.token, s.expires_at);
+            cx.merge_guest_cart(&s.user.id.to_string()).await;
             Ok(SignInResult::SignedIn(s.user.into()))
         }
         accounts::SignInOutcome::MfaRequired { challenge } => Ok(SignInResult::MfaRequired { challenge }),
@@ -54,6 +56,7 @@ pub async fn sign_in_mfa(challenge: String, code: String) -> Result<UserView, Ap
     let cx = crate::ssr::Ctx::get();
     let s = cx.accounts().sign_in_mfa(&challenge, &code, &cx.client_info()).await.map_err(|e| cx.err(e))?;
     cx.set_session_cookie(&s.token, s.expires_at);
+    cx.merge_guest_cart(&s.user.id.to_string()).await;
     Ok(s.user.into())
 }
 

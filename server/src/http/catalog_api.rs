@@ -28,7 +28,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             CatalogError::Forbidden => StatusCode::FORBIDDEN,
             CatalogError::NotFound => StatusCode::NOT_FOUND,
-            CatalogError::Conflict(_) => StatusCode::CONFLICT,
+            CatalogError::Conflict(_) | CatalogError::OutOfStock { .. } => StatusCode::CONFLICT,
             CatalogError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side");

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod openapi;
+pub mod orders_api;
 
 use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
 
@@ -19,7 +20,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi::document))
         .route("/internal/events/drain", axum::routing::post(events_drain))
-        .nest("/api/v1", api::routes().merge(catalog_api::routes()))
+        .nest("/api/v1", api::routes().merge(catalog_api::routes()).merge(orders_api::routes()))
         .route(
             "/dealer/products/{id}/images",
             axum::routing::post(catalog_api::upload_image_form)

@@ -66,6 +66,8 @@ struct StoreRow {
     location: String,
     logo_key: Option<String>,
     created_at: i64,
+    rating_sum: i64,
+    rating_count: i64,
 }
 
 impl From<StoreRow> for Store {
@@ -80,11 +82,13 @@ impl From<StoreRow> for Store {
             description: r.description,
             location: r.location,
             created_at: Timestamp(r.created_at),
+            rating_avg: (r.rating_count > 0).then(|| r.rating_sum as f64 / r.rating_count as f64),
+            rating_count: r.rating_count,
         }
     }
 }
 
-const STORE_COLS: &str = "store_id, dealer_id, slug, name, description, location, logo_key, created_at";
+const STORE_COLS: &str = "store_id, dealer_id, slug, name, description, location, logo_key, created_at, rating_sum, rating_count";
 
 pub(crate) async fn store_where(pool: &AnyPool, column: &str, value: &str) -> Result<Option<Store>, sqlx::Error> {
     let col = match column {

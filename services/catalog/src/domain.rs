@@ -20,7 +20,7 @@ pub struct Category {
     pub depth: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Store {
     pub id: String,
     pub dealer_id: String,
@@ -31,6 +31,9 @@ pub struct Store {
     /// The logo's thumbnail URL, if the dealer uploaded one.
     pub logo_url: Option<String>,
     pub created_at: Timestamp,
+    /// The dealer's average rating from reviews (1–5), if any.
+    pub rating_avg: Option<f64>,
+    pub rating_count: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,8 @@ pub enum CatalogError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("only {available} of \"{title}\" left in stock")]
+    OutOfStock { product_id: String, title: String, available: i64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -35,6 +37,7 @@ impl CatalogError {
             CatalogError::Forbidden => "forbidden",
             CatalogError::NotFound => "not_found",
             CatalogError::Conflict(_) => "conflict",
+            CatalogError::OutOfStock { .. } => "out_of_stock",
             CatalogError::Internal(_) => "internal",
         }
     }

@@ -100,3 +100,18 @@ impl Event for ProductsViewed {
         "views".into()
     }
 }
+
+/// A product's or its dealer's rating changed (a review was written or edited).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductRated {
+    pub product_id: String,
+    pub rating_avg: Option<f64>,
+    pub rating_count: i64,
+}
+
+impl Event for ProductRated {
+    const TYPE: &'static str = "catalog.ProductRated";
+    fn aggregate_id(&self) -> String {
+        self.product_id.clone()
+    }
+}

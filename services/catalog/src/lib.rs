@@ -7,6 +7,7 @@ mod error;
 pub mod events;
 pub mod images;
 mod import;
+pub mod inventory;
 pub mod markdown;
 mod service;
 

@@ -117,6 +117,8 @@ impl Catalog {
             location,
             logo_url: None,
             created_at: existing.map(|s| s.created_at).unwrap_or_else(Timestamp::now),
+            rating_avg: None,
+            rating_count: 0,
         };
         db::upsert_store(&mut tx, &store).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&events::StoreUpdated { store_id: id.clone(), dealer_id: dealer_id.clone() })).await?;
@@ -430,6 +432,8 @@ impl Catalog {
             location,
             logo_url: None,
             created_at: Timestamp::now(),
+            rating_avg: None,
+            rating_count: 0,
         };
         db::upsert_store(&mut tx, &store).await?;
         tx.commit().await?;

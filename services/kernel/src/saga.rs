@@ -120,6 +120,17 @@ impl SagaEngine {
         Ok(id)
     }
 
+    /// Runs a waiting saga now instead of at its next retry (e.g. the payment it waits for arrived).
+    pub async fn nudge(&self, saga_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE saga SET next_run_at = $1 WHERE saga_id = $2 AND status IN ('running', 'compensating')")
+            .bind(Timestamp::now().0)
+            .bind(saga_id)
+            .execute(self.db.writer())
+            .await?;
+        self.db.wake();
+        Ok(())
+    }
+
     pub async fn get(&self, saga_id: &str) -> Result<Option<SagaView>, sqlx::Error> {
         let row = sqlx::query("SELECT saga_id, saga_type, status, step, state, last_error FROM saga WHERE saga_id = $1")
             .bind(saga_id)

@@ -83,12 +83,45 @@ fn message_for(e: &StoredEvent) -> Option<Message> {
             body: "If this wasn't you, change your password and sign out everywhere.".into(),
             link: Some("/account"),
         }),
+        "orders.OrderPaid" => Some(Message {
+            account_id: str_field(e, "dealer_id")?.to_owned(),
+            kind: "order",
+            title: format!("New order {}", str_field(e, "number")?),
+            body: format!(
+                "{} item(s), {} — paid. Accept it or decline it from your order queue.",
+                e.payload.get("item_count").and_then(|v| v.as_i64()).unwrap_or(0),
+                str_field(e, "total").unwrap_or("")
+            ),
+            link: Some("/dealer/orders"),
+        }),
+        "orders.OrderStatusChanged" => {
+            let status = str_field(e, "status")?;
+            let number = str_field(e, "number")?;
+            let (title, body) = match status {
+                "accepted" => (format!("Order {number} was accepted"), "The maker is preparing it.".to_owned()),
+                "in_production" => (format!("Order {number} is in production"), "Your piece is being made.".to_owned()),
+                "shipped" => (format!("Order {number} has shipped"), format!("Tracking: {}", str_field(e, "note").unwrap_or(""))),
+                "delivered" => (format!("Order {number} was delivered"), "Enjoy it — and tell others what you think with a review.".to_owned()),
+                "declined" => (format!("Order {number} was declined"), "You will be refunded in full.".to_owned()),
+                "refunded" => (format!("Order {number} was refunded"), "The money is on its way back to your card.".to_owned()),
+                "cancelled" => (format!("Order {number} was cancelled"), str_field(e, "note").unwrap_or("").to_owned()),
+                _ => return None,
+            };
+            Some(Message { account_id: str_field(e, "customer_id")?.to_owned(), kind: "order", title, body, link: Some("/orders") })
+        }
         _ => None,
     }
 }
 
-const SUBSCRIPTIONS: [&str; 5] =
-    ["accounts.UserRegistered", "accounts.DealerApproved", "accounts.DealerRejected", "accounts.MfaEnabled", "accounts.MfaDisabled"];
+const SUBSCRIPTIONS: [&str; 7] = [
+    "accounts.UserRegistered",
+    "accounts.DealerApproved",
+    "accounts.DealerRejected",
+    "accounts.MfaEnabled",
+    "accounts.MfaDisabled",
+    "orders.OrderPaid",
+    "orders.OrderStatusChanged",
+];
 
 /// Writes in-app notifications and pushes a "new notification" signal to the person's open pages.
 pub struct InboxConsumer {
