@@ -79,7 +79,7 @@ pub struct Settings {
     /// `BESPOKE_ORDERS__PAYOUT_HOLD_DAYS` (default 7), `BESPOKE_ORDERS__RESERVATION_MINUTES` (default 15).
     pub commission_bps: i64,
     pub payout_hold_days: i64,
-    pub reservation_minutes: i64,
+    pub reservation_ttl: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +154,7 @@ impl Default for Settings {
             payments: PaymentsSettings::default(),
             commission_bps: 1000,
             payout_hold_days: 7,
-            reservation_minutes: 15,
+            reservation_ttl: std::time::Duration::from_secs(15 * 60),
         }
     }
 }
@@ -304,7 +304,8 @@ impl Settings {
             s.payout_hold_days = parse_range("BESPOKE_ORDERS__PAYOUT_HOLD_DAYS", &v, 0, 90)?;
         }
         if let Some(v) = env("BESPOKE_ORDERS__RESERVATION_MINUTES") {
-            s.reservation_minutes = parse_range("BESPOKE_ORDERS__RESERVATION_MINUTES", &v, 1, 1440)?;
+            let m = parse_range("BESPOKE_ORDERS__RESERVATION_MINUTES", &v, 1, 1440)?;
+            s.reservation_ttl = std::time::Duration::from_secs(u64::try_from(m).unwrap_or(15) * 60);
         }
         let p = &mut s.payments;
         if let Some(v) = env("BESPOKE_PAYMENTS__PROVIDER") {

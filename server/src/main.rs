@@ -145,7 +145,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
                     let catalog = startup::catalog(&db, &settings);
                     let (provider, _) = startup::payment_provider(&db, &settings)?;
                     let orders = orders::Orders::new(db.clone(), catalog, hub.clone(), provider, startup::orders_config(&settings));
-                    let sagas = startup::saga_engine(&db, &orders);
+                    let sagas = startup::saga_engine(&db, &orders, &settings);
                     let mut steps = 0;
                     while let n @ 1.. = sagas.run_once().await? {
                         steps += n;

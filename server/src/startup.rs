@@ -108,8 +108,8 @@ pub async fn event_bus(db: &Db, hub: &Hub, settings: &Settings) -> Result<EventB
 
 /// The saga runner with every saga this binary defines (orders' checkout and refund), attached to
 /// the orders service that starts them.
-pub fn saga_engine(db: &Db, orders: &Orders) -> SagaEngine {
-    let engine = SagaEngine::new(db.clone(), orders.saga_defs(), Duration::from_secs(30));
+pub fn saga_engine(db: &Db, orders: &Orders, settings: &Settings) -> SagaEngine {
+    let engine = SagaEngine::new(db.clone(), orders.saga_defs(), Duration::from_secs(settings.events_lease_secs));
     orders.attach(engine.clone());
     engine
 }
@@ -118,7 +118,7 @@ pub fn orders_config(settings: &Settings) -> OrdersConfig {
     OrdersConfig {
         commission_bps: settings.commission_bps,
         payout_hold: Duration::from_secs(u64::try_from(settings.payout_hold_days).unwrap_or(7) * 86_400),
-        reservation_ttl: Duration::from_secs(u64::try_from(settings.reservation_minutes).unwrap_or(15) * 60),
+        reservation_ttl: settings.reservation_ttl,
         ..OrdersConfig::default()
     }
 }
@@ -195,7 +195,7 @@ impl Application {
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
         let (provider, sandbox) = payment_provider(&db, &settings)?;
         let orders = Orders::new(db.clone(), catalog.clone(), hub.clone(), provider, orders_config(&settings));
-        let sagas = saga_engine(&db, &orders);
+        let sagas = saga_engine(&db, &orders, &settings);
         if let Some(sb) = &sandbox {
             let base = settings.public_url.clone().unwrap_or_else(|| {
                 let addr = listener.local_addr().unwrap_or(settings.addr);

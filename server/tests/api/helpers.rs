@@ -34,7 +34,15 @@ pub struct TestApp {
     pub client: Client,
     pub database_url: String,
     _dir: tempfile::TempDir,
-    pg_name: Option<String>,
+    pub pg_name: Option<String>,
+}
+
+impl TestApp {
+    /// A handle on a server started elsewhere (e.g. a spawned binary) on `database_url`.
+    pub fn attach(base: &str, database_url: &str) -> Self {
+        let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        TestApp { base: base.to_owned(), client, database_url: database_url.to_owned(), _dir: tempfile::tempdir().expect("dir"), pg_name: None }
+    }
 }
 
 /// The PostgreSQL server the tests use; `BESPOKE_TEST_PG_URL` (a url to an existing database that
