@@ -21,6 +21,7 @@ pub fn hard_navigate(href: &str) {
 pub fn Shell(children: Children) -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
     let unread = Resource::new(|| (), |_| crate::api::notify::unread_notifications());
+    let in_cart = Resource::new(|| (), |_| crate::api::orders::cart_count());
     let menu_open = RwSignal::new(false);
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
@@ -32,17 +33,30 @@ pub fn Shell(children: Children) -> impl IntoView {
         Suspend::new(async move {
             let u = user.await.ok().flatten();
             let unread = unread.await.unwrap_or(0);
+            let in_cart = in_cart.await.unwrap_or(0);
             let link = "block rounded-md px-3 py-2 text-sm font-medium text-stone-700 hover:bg-stone-100";
+            let cart = view! {
+                <A href="/cart" attr:class=link>
+                    "Cart"
+                    {(in_cart > 0).then(|| view! { <span class="ml-1 rounded-full bg-stone-800 px-2 py-0.5 text-xs font-semibold text-white" data-testid="cart-count">{in_cart}</span> })}
+                </A>
+            };
             match u {
                 None => view! {
+                    {cart}
                     <A href="/sign-in" attr:class=link>"Sign in"</A>
                     <A href="/sign-up" attr:class="block rounded-md bg-amber-700 px-3 py-2 text-sm font-semibold text-white hover:bg-amber-800">"Create account"</A>
                 }
                 .into_any(),
                 Some(u) => {
-                    let dealer = u.is_dealer().then(|| view! { <A href="/dealer" attr:class=link>"Dealer"</A> });
+                    let dealer = u.is_dealer().then(|| view! {
+                        <A href="/dealer" attr:class=link>"Dealer"</A>
+                        <A href="/dealer/orders" attr:class=link>"Sales"</A>
+                    });
                     let admin = u.is_admin().then(|| view! { <A href="/admin" attr:class=link>"Admin"</A> });
                     view! {
+                        {cart}
+                        <A href="/orders" attr:class=link>"Orders"</A>
                         {dealer}
                         {admin}
                         <A href="/notifications" attr:class=link>
@@ -296,4 +310,41 @@ pub fn Rail(#[prop(into)] title: String, cards: Vec<crate::api::catalog::CardVie
             </section>
         }
     })
+}
+
+/// Calls `f` with each realtime push for the signed-in person (server-sent events from
+/// `/api/v1/me/stream`, fed by the realtime hub) and once when the stream (re)connects, until the
+/// component goes away. Browser only; a no-op while rendering on the server.
+pub fn on_push(f: impl Fn(String) + 'static) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::__reexports::send_wrapper::SendWrapper;
+        use wasm_bindgen::{closure::Closure, JsCast};
+        let Ok(es) = web_sys::EventSource::new("/api/v1/me/stream") else { return };
+        let cb = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            f(ev.data().as_string().unwrap_or_default());
+        });
+        let _ = es.add_event_listener_with_callback("push", cb.as_ref().unchecked_ref());
+        let _ = es.add_event_listener_with_callback("ready", cb.as_ref().unchecked_ref());
+        let keep = SendWrapper::new((es, cb));
+        on_cleanup(move || {
+            keep.0.close();
+            drop(keep);
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = f;
+}
+
+/// A status pill for orders.
+#[component]
+pub fn StatusBadge(#[prop(into)] status: String, #[prop(into)] label: String) -> impl IntoView {
+    let color = match status.as_str() {
+        "paid" | "accepted" | "in_production" => "bg-sky-100 text-sky-800",
+        "shipped" => "bg-indigo-100 text-indigo-800",
+        "delivered" | "completed" => "bg-emerald-100 text-emerald-800",
+        "declined" | "cancelled" | "refunded" => "bg-stone-200 text-stone-700",
+        _ => "bg-amber-100 text-amber-800",
+    };
+    view! { <span class=format!("inline-block rounded-full px-2.5 py-0.5 text-xs font-semibold {color}") data-testid="status-badge">{label}</span> }
 }

@@ -72,6 +72,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/s/:slug") view=StorePage />
                     <Route path=path!("/admin") view=AdminPage />
                     <Route path=path!("/notifications") view=NotificationsPage />
+                    <Route path=path!("/cart") view=CartPage />
+                    <Route path=path!("/checkout") view=CheckoutPage />
+                    <Route path=path!("/pay/:id") view=PayPage />
+                    <Route path=path!("/orders") view=OrdersPage />
+                    <Route path=path!("/orders/:id") view=OrderPage />
+                    <Route path=path!("/dealer/orders") view=DealerOrdersPage />
+                    <Route path=path!("/dealer/balance") view=BalancePage />
                 </Routes>
             </Shell>
         </Router>

@@ -177,6 +177,8 @@ pub struct StoreView {
     pub slug: String,
     pub description: String,
     pub location: String,
+    /// The dealer's average rating from reviews and how many.
+    pub rating: Option<(f64, i64)>,
     pub products: Vec<CardView>,
 }
 
@@ -403,7 +405,8 @@ pub async fn store_page(slug: String) -> Result<StoreView, AppError> {
     let c = cx.services.catalog.clone();
     let s = c.store_by_slug(&slug).await.map_err(|e| catalog_err(&cx, e))?;
     let products = c.store_products(&s.id, 60).await.map_err(|e| catalog_err(&cx, e))?;
-    Ok(StoreView { logo: s.logo_url, name: s.name, slug: s.slug, description: s.description, location: s.location, products: products.iter().map(|r| card(&c, r)).collect() })
+    let rating = s.rating_avg.map(|a| (a, s.rating_count));
+    Ok(StoreView { logo: s.logo_url, name: s.name, slug: s.slug, description: s.description, location: s.location, rating, products: products.iter().map(|r| card(&c, r)).collect() })
 }
 
 // ---- dealers

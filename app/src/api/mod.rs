@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod notify;
+pub mod orders;
 
 use serde::{Deserialize, Serialize};
 

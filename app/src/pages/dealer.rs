@@ -23,6 +23,7 @@ pub fn DealerPage() -> impl IntoView {
                     Some(u) => match u.dealer_status.as_deref() {
                         Some("approved") => view! {
                             <p class="mb-4 text-stone-700" data-testid="dealer-status">"approved"</p>
+                            <crate::pages::SalesSummary />
                             <DealerDashboard />
                         }.into_any(),
                         Some("rejected") => view! {

@@ -5,7 +5,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::catalog::{format_money, product_page, ProductView},
+    api::orders::Choice,
     components::*,
+    pages::{AddToCartButton, ReviewsSection},
 };
 
 #[component]
@@ -131,7 +133,11 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
                         }
                     }).collect_view()}
                 </div>
-                <div class="mt-6 flex flex-wrap gap-3">
+                <div class="mt-6">
+                    <AddToCartButton product=p.id.clone() disabled=p.stock == Some(0) || p.status != "published"
+                        chosen=Signal::derive(move || chosen.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(option_id, value)| Choice { option_id, value }).collect()) />
+                </div>
+                <div class="mt-3 flex flex-wrap gap-3">
                     <button type="button" disabled=true class="rounded-md border border-stone-300 px-5 py-2.5 font-semibold text-stone-800 disabled:opacity-60" data-testid="request-customization" title="Live custom requests open with the chat service">"Request customization"</button>
                 </div>
                 {(!p.attributes.is_empty()).then(|| view! {
@@ -148,6 +154,7 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
                 </Card>
             </div>
         </div>
+        <div class="mt-8"><ReviewsSection product_id=p.id.clone() rating=p.rating /></div>
         <Rail title="Similar items" cards=p.similar.clone() testid="similar" />
     }
 }

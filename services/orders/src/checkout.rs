@@ -699,3 +699,17 @@ impl Step for Confirm {
         Box::pin(async { Ok(()) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::commission;
+
+    #[test]
+    fn commission_rounds_half_up_in_minor_units() {
+        assert_eq!(commission(10_000, 1000), 1000);
+        assert_eq!(commission(1_995, 1000), 200); // 199.5 → 200
+        assert_eq!(commission(1_994, 1000), 199);
+        assert_eq!(commission(0, 1000), 0);
+        assert_eq!(commission(12_345, 0), 0);
+    }
+}

@@ -360,3 +360,29 @@ pub struct Balance {
     pub available: MoneyView,
     pub entries: Vec<LedgerLine>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_field_by_field() {
+        let ok = Address { name: " Ada ".into(), line1: "1 Main St".into(), line2: String::new(), city: "Ghent".into(), postal_code: "9000".into(), country: "be".into() };
+        let v = ok.validate().map_err(|e| e.to_string());
+        assert_eq!(v.as_ref().map(|a| (a.name.as_str(), a.country.as_str())), Ok(("Ada", "BE")));
+        for (mut bad, field) in [
+            (Address { country: "Belgium".into(), ..ok.clone() }, "shipping_address.country"),
+            (Address { name: "".into(), ..ok.clone() }, "shipping_address.name"),
+            (Address { city: "x".repeat(101), ..ok.clone() }, "shipping_address.city"),
+            (Address { line1: "a\u{0}b".into(), ..ok.clone() }, "shipping_address.line1"),
+        ] {
+            let e = bad.validate().err();
+            assert_eq!(e.as_ref().and_then(|e| e.field()), Some(field), "{bad:?}");
+            bad.name.clear();
+        }
+        assert!(OrderStatus::Paid.refundable_before_shipping() && !OrderStatus::Shipped.refundable_before_shipping());
+        for s in ["placed", "paid", "accepted", "in_production", "shipped", "delivered", "completed", "declined", "cancelled", "refunded"] {
+            assert_eq!(OrderStatus::parse(s).map(|x| x.as_str()), Some(s));
+        }
+    }
+}
