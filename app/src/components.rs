@@ -52,11 +52,13 @@ pub fn Shell(children: Children) -> impl IntoView {
                     let dealer = u.is_dealer().then(|| view! {
                         <A href="/dealer" attr:class=link>"Dealer"</A>
                         <A href="/dealer/orders" attr:class=link>"Sales"</A>
+                        <A href="/dealer/requests" attr:class=link>"Custom requests"</A>
                     });
                     let admin = u.is_admin().then(|| view! { <A href="/admin" attr:class=link>"Admin"</A> });
                     view! {
                         {cart}
                         <A href="/orders" attr:class=link>"Orders"</A>
+                        <A href="/requests" attr:class=link>"Requests"</A>
                         {dealer}
                         {admin}
                         <A href="/notifications" attr:class=link>

@@ -1,6 +1,8 @@
 //! The Bespoke UI: routes, pages and components, rendered on the server and hydrated in the browser.
 //! Server functions in `api/` are thin adapters over the service crates (feature `ssr` only).
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 mod error;
@@ -79,6 +81,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orders/:id") view=OrderPage />
                     <Route path=path!("/dealer/orders") view=DealerOrdersPage />
                     <Route path=path!("/dealer/balance") view=BalancePage />
+                    <Route path=path!("/requests") view=RequestsPage />
+                    <Route path=path!("/requests/:id") view=ThreadPage />
+                    <Route path=path!("/dealer/requests") view=DealerRequestsPage />
                 </Routes>
             </Shell>
         </Router>

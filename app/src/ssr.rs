@@ -17,6 +17,7 @@ pub struct Services {
     pub notifications: notify::Notifications,
     pub catalog: catalog::Catalog,
     pub orders: orders::Orders,
+    pub custom: customization::Customization,
     /// The sandbox payment provider when configured (its card form on the payment page).
     pub sandbox: Option<orders::payments::sandbox::Sandbox>,
     pub search: search::SearchIndex,

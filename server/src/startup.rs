@@ -41,6 +41,9 @@ pub struct AppState {
     pub hub: Hub,
     pub sagas: SagaEngine,
     pub orders: Orders,
+    pub custom: customization::Customization,
+    /// Live thread sockets per person on this instance.
+    pub sockets: crate::http::custom_api::SocketCounts,
     /// The sandbox payment provider when it is the configured one (its card form and challenge).
     pub sandbox: Option<Sandbox>,
     pub metrics: Arc<Metrics>,
@@ -55,6 +58,7 @@ impl AppState {
             notifications: self.notifications.clone(),
             catalog: self.catalog.clone(),
             orders: self.orders.clone(),
+            custom: self.custom.clone(),
             sandbox: self.sandbox.clone(),
             search: self.search.clone(),
             views: {
@@ -204,11 +208,14 @@ impl Application {
             });
             sb.set_webhook_endpoint(format!("{base}/api/v1/payments/webhooks/sandbox"));
         }
+        let custom = customization::Customization::new(db.clone(), hub.clone(), catalog.clone(), orders.clone());
         let state = AppState {
             leptos_options: leptos_options(&settings),
             hub,
             sagas,
             orders,
+            custom,
+            sockets: Default::default(),
             sandbox,
             notifications: Notifications::new(db.clone()),
             views: crate::views::ViewRecorder::new(catalog.clone()),
@@ -243,7 +250,7 @@ impl Application {
         if let Some(sb) = &st.sandbox {
             tasks.push(tokio::spawn(sb.clone().run(stop.clone())));
         }
-        tasks.push(tokio::spawn(sweep_orders(st.orders.clone(), stop.clone())));
+        tasks.push(tokio::spawn(sweep(st.orders.clone(), st.custom.clone(), stop.clone())));
         // the hub needs the listener in both modes (it carries chat and tracking pushes)
         if let Some(t) = kernel::hub::spawn_pg_listener(&st.db, st.hub.clone(), stop.clone()) {
             tasks.push(t);
@@ -274,11 +281,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, http::middleware::observe))
 }
 
-/// Completes delivered orders whose payout hold ended, every minute.
-async fn sweep_orders(orders: Orders, stop: Arc<Notify>) {
+/// Every minute: completes delivered orders whose payout hold ended, and expires quotes.
+async fn sweep(orders: Orders, custom: customization::Customization, stop: Arc<Notify>) {
     loop {
         if let Err(e) = orders.sweep().await {
             tracing::warn!(error = %e, "order sweep failed");
+        }
+        if let Err(e) = custom.expire_due().await {
+            tracing::warn!(error = %e, "quote expiry sweep failed");
         }
         tokio::select! {
             _ = stop.notified() => break,

@@ -107,6 +107,7 @@ pub struct OrderLineView {
     pub line_total: MoneyView,
     pub commission: MoneyView,
     pub made_to_order: bool,
+    pub thread_id: Option<String>,
     pub review: Option<ReviewView>,
 }
 
@@ -180,6 +181,17 @@ mod glue {
     /// Service view → page view (same field names).
     pub fn mirror<T: serde::Serialize, U: serde::de::DeserializeOwned>(cx: &Ctx, v: T) -> Result<U, AppError> {
         serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| cx.internal(e))
+    }
+
+    /// The sandbox and the payment intent of the caller's own checkout (its client secret included).
+    pub async fn sandbox_intent(cx: &Ctx, checkout: &str) -> Result<(orders::payments::sandbox::Sandbox, String, String), AppError> {
+        let p = cx.principal().await?;
+        let v = cx.services.orders.checkout_view(&p, checkout).await.map_err(|e| cx.orders_err(e))?;
+        let sb = cx.services.sandbox.clone().ok_or_else(|| AppError::new("not_found", "the sandbox is not the payment provider here"))?;
+        match (v.payment.intent_id, v.payment.client_secret) {
+            (Some(intent), Some(secret)) => Ok((sb, intent, secret)),
+            _ => Err(AppError::new("conflict", "this checkout can no longer be paid")),
+        }
     }
 
     /// The cart of this visitor: the person's, else the guest cookie's (made when `create`).
@@ -287,12 +299,7 @@ pub async fn cancel_checkout(id: String) -> Result<CheckoutView, AppError> {
 #[server]
 pub async fn sandbox_pay(checkout: String, card_number: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get();
-    let p = cx.principal().await?;
-    let v = cx.services.orders.checkout_view(&p, &checkout).await.map_err(|e| cx.orders_err(e))?;
-    let sb = cx.services.sandbox.clone().ok_or_else(|| AppError::new("not_found", "the sandbox is not the payment provider here"))?;
-    let (Some(intent), Some(secret)) = (v.payment.intent_id, v.payment.client_secret) else {
-        return Err(AppError::new("conflict", "this checkout can no longer be paid"));
-    };
+    let (sb, intent, secret) = glue::sandbox_intent(&cx, &checkout).await?;
     let r = sb.confirm(&intent, &secret, &card_number).await.map_err(|e| cx.orders_err(e))?;
     Ok(r.status)
 }
@@ -300,12 +307,7 @@ pub async fn sandbox_pay(checkout: String, card_number: String) -> Result<String
 #[server]
 pub async fn sandbox_authenticate(checkout: String, approve: bool) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get();
-    let p = cx.principal().await?;
-    let v = cx.services.orders.checkout_view(&p, &checkout).await.map_err(|e| cx.orders_err(e))?;
-    let sb = cx.services.sandbox.clone().ok_or_else(|| AppError::new("not_found", "the sandbox is not the payment provider here"))?;
-    let (Some(intent), Some(secret)) = (v.payment.intent_id, v.payment.client_secret) else {
-        return Err(AppError::new("conflict", "this checkout can no longer be paid"));
-    };
+    let (sb, intent, secret) = glue::sandbox_intent(&cx, &checkout).await?;
     let r = sb.authenticate(&intent, &secret, approve).await.map_err(|e| cx.orders_err(e))?;
     Ok(r.status)
 }

@@ -1,6 +1,7 @@
 mod account;
 mod admin;
 mod auth;
+mod custom;
 mod dealer;
 mod home;
 mod not_found;
@@ -13,6 +14,7 @@ mod store;
 pub use account::AccountPage;
 pub use admin::AdminPage;
 pub use auth::{SignInPage, SignUpPage};
+pub use custom::{DealerRequestsPage, RequestCustomization, RequestsPage, ThreadPage};
 pub use dealer::{DealerPage, ImportPage, ListingEditorPage};
 pub use home::HomePage;
 pub use not_found::NotFound;

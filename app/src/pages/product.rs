@@ -7,7 +7,7 @@ use crate::{
     api::catalog::{format_money, product_page, ProductView},
     api::orders::Choice,
     components::*,
-    pages::{AddToCartButton, ReviewsSection},
+    pages::{AddToCartButton, RequestCustomization, ReviewsSection},
 };
 
 #[component]
@@ -138,7 +138,7 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
                         chosen=Signal::derive(move || chosen.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(option_id, value)| Choice { option_id, value }).collect()) />
                 </div>
                 <div class="mt-3 flex flex-wrap gap-3">
-                    <button type="button" disabled=true class="rounded-md border border-stone-300 px-5 py-2.5 font-semibold text-stone-800 disabled:opacity-60" data-testid="request-customization" title="Live custom requests open with the chat service">"Request customization"</button>
+                    <RequestCustomization product=p.id.clone() own=false />
                 </div>
                 {(!p.attributes.is_empty()).then(|| view! {
                     <dl class="mt-6 grid grid-cols-[8rem_1fr] gap-y-1 text-sm">

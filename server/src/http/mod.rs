@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod catalog_api;
+pub mod custom_api;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -20,7 +21,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi::document))
         .route("/internal/events/drain", axum::routing::post(events_drain))
-        .nest("/api/v1", api::routes().merge(catalog_api::routes()).merge(orders_api::routes()))
+        .nest("/api/v1", api::routes().merge(catalog_api::routes()).merge(orders_api::routes()).merge(custom_api::routes()))
         .route(
             "/dealer/products/{id}/images",
             axum::routing::post(catalog_api::upload_image_form)

@@ -34,7 +34,7 @@ fn op(summary: &str, tag: &str, req: Option<&str>, resp: Option<&str>, status: &
     o
 }
 
-pub fn spec() -> Value {
+fn base() -> Value {
     let id_param = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }]);
     json!({
         "openapi": "3.0.3",
@@ -128,6 +128,116 @@ pub fn spec() -> Value {
             }
         }
     })
+}
+
+/// Carts, checkout, payments, orders, the dealer's queue and balance, reviews.
+fn orders_paths() -> Value {
+    let id = |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
+    let idem = json!({ "name": "Idempotency-Key", "in": "header", "required": false, "schema": { "type": "string", "maxLength": 255 },
+        "description": "The same key with the same body replays the first answer; with another body it is refused (422 idempotency_key_reused)." });
+    let with = |mut o: Value, params: Vec<Value>| {
+        o["parameters"] = Value::Array(params);
+        o
+    };
+    json!({
+        "/cart": { "get": op("The caller's cart (signed in, or the guest cart cookie), priced now", "cart", None, Some("Cart"), "200", true) },
+        "/cart/items": { "post": op("Add a product with options and a quantity (a guest gets a cart cookie)", "cart", Some("CartAdd"), Some("Cart"), "201", true) },
+        "/cart/items/{id}": {
+            "put": with(op("Change a line's quantity", "cart", Some("Quantity"), Some("Cart"), "200", true), vec![id("id")]),
+            "delete": with(op("Remove a line", "cart", None, Some("Cart"), "200", true), vec![id("id")])
+        },
+        "/checkout": { "post": with(op("Check out the whole cart: one order per dealer, one payment, stock held", "checkout", Some("Checkout"), Some("CheckoutView"), "201", false), vec![idem.clone()]) },
+        "/checkouts/{id}": { "get": with(op("A checkout, its orders and its payment", "checkout", None, Some("CheckoutView"), "200", false), vec![id("id")]) },
+        "/checkouts/{id}/cancel": { "post": with(op("Give up an unpaid checkout (the stock is released)", "checkout", None, Some("CheckoutView"), "200", false), vec![id("id")]) },
+        "/payments/config": { "get": op("The payment provider and, for Stripe, the publishable key", "payments", None, Some("Object"), "200", true) },
+        "/payments/webhooks/{provider}": { "post": {
+            "summary": "Provider webhooks (Stripe-Signature verified over the raw body; applied once per event id)", "tags": ["payments"], "security": [],
+            "parameters": [id("provider"), { "name": "Stripe-Signature", "in": "header", "required": true, "schema": { "type": "string" } }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+            "responses": { "200": { "description": "received" }, "400": { "$ref": "#/components/responses/Error" } } } },
+        "/sandbox/payment_intents/{id}/confirm": { "post": with(op("The sandbox's card form (test cards only)", "payments", Some("SandboxConfirm"), Some("Object"), "200", true), vec![id("id"), idem]) },
+        "/sandbox/payment_intents/{id}/authenticate": { "post": with(op("The sandbox's authentication step", "payments", Some("SandboxAuthenticate"), Some("Object"), "200", true), vec![id("id")]) },
+        "/orders": { "get": op("The caller's orders", "orders", None, Some("Object"), "200", false) },
+        "/orders/{id}": { "get": with(op("One order (its customer, its dealer or an admin)", "orders", None, Some("Order"), "200", false), vec![id("id")]) },
+        "/orders/{id}/cancel": { "post": with(op("Cancel a paid order before shipping (refund + restock)", "orders", None, Some("Order"), "200", false), vec![id("id")]) },
+        "/orders/{id}/received": { "post": with(op("Confirm receipt (delivered → completed)", "orders", None, Some("Order"), "200", false), vec![id("id")]) },
+        "/orders/{id}/lines/{line}/review": { "put": with(op("Write or edit the review of a delivered line", "orders", Some("Review"), Some("Object"), "200", false), vec![id("id"), id("line")]) },
+        "/dealer/orders": { "get": with(op("The dealer's order queue", "dealer", None, Some("Object"), "200", false),
+            vec![json!({ "name": "status", "in": "query", "schema": { "type": "string" } })]) },
+        "/dealer/orders/{id}/{action}": { "post": {
+            "summary": "Move an order: accept, decline ({reason}), start_production, ship ({carrier, tracking_number}), deliver", "tags": ["dealer"],
+            "parameters": [id("id"), { "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": ["accept", "decline", "start_production", "ship", "deliver"] } }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object" } } } },
+            "responses": ok(Some("Order"), "200") } },
+        "/dealer/balance": { "get": op("The dealer's balance and ledger", "dealer", None, Some("Object"), "200", false) },
+        "/products/{slug}/reviews": { "get": with(op("A product's reviews and average", "catalog", None, Some("Object"), "200", true), vec![id("slug")]) },
+        "/threads": {
+            "get": op("The caller's customization threads (as customer and as dealer)", "customization", None, Some("Object"), "200", false),
+            "post": op("Request custom work on a listing: opens a thread with its dealer", "customization", Some("CustomRequest"), Some("Object"), "201", false)
+        },
+        "/threads/{id}": { "get": with(op("One thread (participants; admins read-only)", "customization", None, Some("Object"), "200", false), vec![id("id")]) },
+        "/threads/{id}/messages": {
+            "get": with(op("Messages after `after` or a page before `before`", "customization", None, Some("Object"), "200", false), vec![id("id"),
+                json!({ "name": "after", "in": "query", "schema": { "type": "integer" } }), json!({ "name": "before", "in": "query", "schema": { "type": "integer" } })]),
+            "post": with(op("Post a message (at most 2,000 characters, 30 a minute)", "customization", Some("Object"), Some("Object"), "201", false), vec![id("id")])
+        },
+        "/threads/{id}/quotes": { "post": with(op("The dealer's quote: price, lead time, specification, validity", "customization", Some("Object"), Some("Object"), "201", false), vec![id("id")]) },
+        "/threads/{id}/read": { "post": with(op("Mark read up to a message", "customization", Some("Object"), None, "204", false), vec![id("id")]) },
+        "/threads/{id}/ws": { "get": { "summary": "The live thread (WebSocket; `after` resumes from a message number)", "tags": ["customization"],
+            "parameters": [id("id"), { "name": "after", "in": "query", "schema": { "type": "integer" } }],
+            "responses": { "101": { "description": "switching protocols" }, "404": { "$ref": "#/components/responses/Error" } } } },
+        "/quotes/{id}/accept": { "post": with(op("Accept a quote: the piece goes to the cart at the quoted price", "customization", None, Some("Object"), "200", false), vec![id("id")]) },
+        "/quotes/{id}/decline": { "post": with(op("Decline a quote", "customization", None, Some("Object"), "200", false), vec![id("id")]) }
+    })
+}
+
+fn orders_schemas() -> Value {
+    let money = json!({ "type": "object", "properties": { "minor": { "type": "integer" }, "currency": { "type": "string" }, "display": { "type": "string" } } });
+    json!({
+        "Object": { "type": "object" },
+        "CustomRequest": { "type": "object", "required": ["product", "text"], "additionalProperties": false, "properties": {
+            "product": { "type": "string" }, "text": { "type": "string", "maxLength": 2000 }, "choices": { "type": "array", "items": { "type": "object" } },
+            "budget": { "type": "string", "nullable": true }, "deadline": { "type": "string", "nullable": true, "description": "YYYY-MM-DD" } } },
+        "Money": money,
+        "CartAdd": { "type": "object", "required": ["product"], "additionalProperties": false, "properties": {
+            "product": { "type": "string", "description": "id or slug" },
+            "options": { "type": "array", "items": { "type": "object", "required": ["option_id", "value"], "properties": { "option_id": { "type": "string" }, "value": { "type": "string" } } } },
+            "quantity": { "type": "integer", "minimum": 1, "maximum": 99, "default": 1 } } },
+        "Quantity": { "type": "object", "required": ["quantity"], "additionalProperties": false, "properties": { "quantity": { "type": "integer", "minimum": 1, "maximum": 99 } } },
+        "Cart": { "type": "object", "properties": { "groups": { "type": "array", "items": { "type": "object" } }, "item_count": { "type": "integer" },
+            "total": { "$ref": "#/components/schemas/Money" }, "can_check_out": { "type": "boolean" }, "problem": { "type": "string", "nullable": true } } },
+        "Checkout": { "type": "object", "required": ["shipping_address"], "additionalProperties": false, "properties": { "shipping_address": {
+            "type": "object", "required": ["name", "line1", "city", "postal_code", "country"], "additionalProperties": false, "properties": {
+                "name": { "type": "string", "maxLength": 100 }, "line1": { "type": "string", "maxLength": 200 }, "line2": { "type": "string", "maxLength": 200 },
+                "city": { "type": "string", "maxLength": 100 }, "postal_code": { "type": "string", "maxLength": 20 }, "country": { "type": "string", "minLength": 2, "maxLength": 2 } } } } },
+        "CheckoutView": { "type": "object", "properties": { "id": { "type": "string" }, "status": { "type": "string", "enum": ["pending_payment", "paid", "failed", "expired", "cancelled"] },
+            "total": { "$ref": "#/components/schemas/Money" }, "orders": { "type": "array", "items": { "type": "object" } },
+            "payment": { "type": "object", "properties": { "provider": { "type": "string" }, "status": { "type": "string" }, "client_secret": { "type": "string", "nullable": true },
+                "intent_id": { "type": "string", "nullable": true }, "failure_reason": { "type": "string", "nullable": true } } }, "expires_at": { "type": "string" } } },
+        "SandboxConfirm": { "type": "object", "required": ["client_secret", "card_number"], "additionalProperties": false, "properties": {
+            "client_secret": { "type": "string" }, "card_number": { "type": "string" } } },
+        "SandboxAuthenticate": { "type": "object", "required": ["client_secret", "outcome"], "additionalProperties": false, "properties": {
+            "client_secret": { "type": "string" }, "outcome": { "type": "string", "enum": ["approve", "fail"] } } },
+        "Order": { "type": "object", "properties": { "id": { "type": "string" }, "number": { "type": "string" },
+            "status": { "type": "string", "enum": ["placed", "paid", "accepted", "in_production", "shipped", "delivered", "completed", "declined", "cancelled", "refunded"] },
+            "total": { "$ref": "#/components/schemas/Money" }, "lines": { "type": "array", "items": { "type": "object" } }, "timeline": { "type": "array", "items": { "type": "object" } },
+            "actions": { "type": "array", "items": { "type": "string" } } } },
+        "Review": { "type": "object", "required": ["product_rating", "dealer_rating"], "additionalProperties": false, "properties": {
+            "product_rating": { "type": "integer", "minimum": 1, "maximum": 5 }, "dealer_rating": { "type": "integer", "minimum": 1, "maximum": 5 },
+            "body": { "type": "string", "maxLength": 2000 } } }
+    })
+}
+
+/// The whole document.
+pub fn spec() -> Value {
+    let mut s = base();
+    if let (Some(paths), Value::Object(more)) = (s["paths"].as_object_mut(), orders_paths()) {
+        paths.extend(more);
+    }
+    if let (Some(schemas), Value::Object(more)) = (s["components"]["schemas"].as_object_mut(), orders_schemas()) {
+        schemas.extend(more);
+    }
+    s
 }
 
 pub async fn document() -> Json<Value> {

@@ -76,6 +76,10 @@ both!(service_endpoints, |app: TestApp| async move {
         "/auth/sign-up", "/auth/sign-in", "/auth/sign-in/mfa", "/auth/sign-out", "/me", "/me/password", "/me/sessions",
         "/me/sessions/revoke-all", "/me/sessions/{id}", "/me/mfa/setup", "/me/mfa/confirm", "/me/mfa/disable",
         "/me/mfa/recovery-codes", "/dealer/me", "/admin/dealers", "/admin/dealers/{id}/decision",
+        "/cart", "/cart/items", "/cart/items/{id}", "/checkout", "/checkouts/{id}", "/checkouts/{id}/cancel", "/payments/config",
+        "/payments/webhooks/{provider}", "/sandbox/payment_intents/{id}/confirm", "/sandbox/payment_intents/{id}/authenticate",
+        "/orders", "/orders/{id}", "/orders/{id}/cancel", "/orders/{id}/received", "/orders/{id}/lines/{line}/review",
+        "/dealer/orders", "/dealer/orders/{id}/{action}", "/dealer/balance", "/products/{slug}/reviews",
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }

@@ -9,6 +9,7 @@ mod bad_input;
 mod catalog;
 mod cli;
 mod crash;
+mod custom;
 mod events;
 mod fleet;
 mod mfa;

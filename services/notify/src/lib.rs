@@ -109,11 +109,35 @@ fn message_for(e: &StoredEvent) -> Option<Message> {
             };
             Some(Message { account_id: str_field(e, "customer_id")?.to_owned(), kind: "order", title, body, link: Some("/orders") })
         }
+        "customization.CustomizationRequested" => Some(Message {
+            account_id: str_field(e, "dealer_id")?.to_owned(),
+            kind: "custom_request",
+            title: "New custom request".into(),
+            body: "A customer asks for custom work on one of your listings. Answer or send a quote from your requests inbox.".into(),
+            link: Some("/dealer/requests"),
+        }),
+        "customization.MessagePosted" => Some(Message {
+            account_id: str_field(e, "recipient_id")?.to_owned(),
+            kind: "custom_message",
+            title: "New message about custom work".into(),
+            body: "Open the conversation to read and answer it.".into(),
+            link: Some("/requests"),
+        }),
+        "customization.QuoteOffered" => Some(Message {
+            account_id: str_field(e, "customer_id")?.to_owned(),
+            kind: "custom_quote",
+            title: format!("You have a quote: {}", str_field(e, "price").unwrap_or("")),
+            body: "Accept it to put the piece in your cart at the quoted price, or answer the maker.".into(),
+            link: Some("/requests"),
+        }),
         _ => None,
     }
 }
 
-const SUBSCRIPTIONS: [&str; 7] = [
+const SUBSCRIPTIONS: [&str; 10] = [
+    "customization.CustomizationRequested",
+    "customization.MessagePosted",
+    "customization.QuoteOffered",
     "accounts.UserRegistered",
     "accounts.DealerApproved",
     "accounts.DealerRejected",

@@ -77,6 +77,8 @@ fn check_quantity(q: i64) -> Result<i64, OrdersError> {
 /// One stored cart line, priced against the catalogue as it is now.
 pub(crate) struct PricedLine {
     pub id: String,
+    /// From an accepted quote: (quote id, thread id, agreed specification); the price is the quote's.
+    pub quote: Option<(String, String, String)>,
     pub product: Product,
     pub selections: Vec<Selection>,
     pub quantity: i64,
@@ -141,7 +143,7 @@ impl Orders {
 
     pub async fn set_cart_quantity(&self, owner: &CartOwner, item_id: &str, quantity: i64) -> Result<CartView, OrdersError> {
         let quantity = check_quantity(quantity)?;
-        let n = sqlx::query("UPDATE cart_item SET quantity = $1, updated_at = $2 WHERE cart_item_id = $3 AND owner = $4")
+        let n = sqlx::query("UPDATE cart_item SET quantity = $1, updated_at = $2 WHERE cart_item_id = $3 AND owner = $4 AND quote_id IS NULL")
             .bind(quantity)
             .bind(Timestamp::now().0)
             .bind(item_id)
@@ -196,6 +198,28 @@ impl Orders {
         Ok(rows.len())
     }
 
+    /// Puts the piece of an accepted quote into the customer's cart at the quoted price (once per
+    /// quote; the price comes from the quote, never from a client). Called by the customization service.
+    pub async fn add_quoted_line(&self, customer_id: &str, product_id: &str, quote_id: &str, thread_id: &str, price_minor: i64, spec: &str) -> Result<(), OrdersError> {
+        let now = Timestamp::now().0;
+        sqlx::query(
+            "INSERT INTO cart_item (cart_item_id, owner, product_id, selections, selections_key, quantity, quote_id, quoted_price_minor, quoted_spec, thread_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, '[]', $4, 1, $5, $6, $7, $8, $9, $9) ON CONFLICT (owner, product_id, selections_key) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(CartOwner::User(customer_id.to_owned()).key())
+        .bind(product_id)
+        .bind(format!("quote:{quote_id}"))
+        .bind(quote_id)
+        .bind(price_minor)
+        .bind(spec.chars().take(500).collect::<String>())
+        .bind(thread_id)
+        .bind(now)
+        .execute(self.db().writer())
+        .await?;
+        Ok(())
+    }
+
     pub async fn cart_count(&self, owner: &CartOwner) -> Result<i64, OrdersError> {
         let n: Option<i64> = sqlx::query_scalar("SELECT CAST(SUM(quantity) AS BIGINT) FROM cart_item WHERE owner = $1")
             .bind(owner.key())
@@ -206,7 +230,10 @@ impl Orders {
 
     /// The stored lines priced against the catalogue now.
     pub(crate) async fn priced_lines(&self, owner: &CartOwner) -> Result<Vec<PricedLine>, OrdersError> {
-        let rows = sqlx::query("SELECT cart_item_id, product_id, selections, quantity FROM cart_item WHERE owner = $1 ORDER BY created_at, cart_item_id")
+        let rows = sqlx::query(
+            "SELECT cart_item_id, product_id, selections, quantity, quote_id, quoted_price_minor, quoted_spec, thread_id FROM cart_item \
+             WHERE owner = $1 ORDER BY created_at, cart_item_id",
+        )
             .bind(owner.key())
             .fetch_all(self.db().reader())
             .await?;
@@ -220,16 +247,24 @@ impl Orders {
             };
             let selections: Vec<Selection> = serde_json::from_str(&r.try_get::<String, _>(2)?).unwrap_or_default();
             let quantity: i64 = r.try_get(3)?;
-            let (unit, mut problem) = match product.price_for(&selections) {
-                Ok(m) => (Some(m), None),
-                Err(_) => (None, Some("the options of this item changed: remove it and add it again".to_owned())),
+            let quote_id: Option<String> = r.try_get(4)?;
+            let quoted: Option<i64> = r.try_get(5)?;
+            let quote = match (quote_id, quoted) {
+                (Some(q), Some(_)) => Some((q, r.try_get::<Option<String>, _>(7)?.unwrap_or_default(), r.try_get::<Option<String>, _>(6)?.unwrap_or_default())),
+                _ => None,
+            };
+            let (unit, mut problem) = match (quoted, product.price_for(&selections)) {
+                // the agreed price of an accepted quote, set by the server when the quote was accepted
+                (Some(minor), _) if quote.is_some() => (Some(Money::new(minor, product.price.currency)), None),
+                (_, Ok(m)) => (Some(m), None),
+                (_, Err(_)) => (None, Some("the options of this item changed: remove it and add it again".to_owned())),
             };
             if product.status != ProductStatus::Published {
                 problem = Some("no longer for sale".into());
             } else if let Some(stock) = product.stock.filter(|s| *s < quantity) {
                 problem = Some(if stock == 0 { "out of stock".into() } else { format!("only {stock} left") });
             }
-            out.push(PricedLine { id: r.try_get(0)?, product, selections, quantity, unit, problem });
+            out.push(PricedLine { id: r.try_get(0)?, quote, product, selections, quantity, unit, problem });
         }
         Ok(out)
     }
@@ -270,7 +305,10 @@ impl Orders {
                 product_slug: l.product.slug.clone(),
                 title: l.product.title.clone(),
                 thumb_url: l.product.images.first().map(|i| i.thumb_url.clone()),
-                options_label: options_label(&l.product, &l.selections),
+                options_label: match &l.quote {
+                    Some((_, _, spec)) => format!("Custom (agreed quote): {spec}"),
+                    None => options_label(&l.product, &l.selections),
+                },
                 options: l.selections.clone(),
                 quantity: l.quantity,
                 unit_price: unit.into(),

@@ -50,6 +50,7 @@ struct NewLine {
     total: i64,
     commission: i64,
     made_to_order: bool,
+    quote: Option<(String, String)>,
 }
 
 struct NewOrder {
@@ -108,12 +109,16 @@ impl Orders {
                 slug: l.product.slug.clone(),
                 title: l.product.title.clone(),
                 selections: serde_json::to_string(&l.selections).unwrap_or_default(),
-                label: options_label(&l.product, &l.selections),
+                label: match &l.quote {
+                    Some((_, _, spec)) => format!("Custom: {spec}"),
+                    None => options_label(&l.product, &l.selections),
+                },
+                quote: l.quote.as_ref().map(|(q, t, _)| (q.clone(), t.clone())),
                 unit,
                 quantity: l.quantity,
                 total,
                 commission: commission(total, bps),
-                made_to_order: l.product.stock.is_none(),
+                made_to_order: l.product.stock.is_none() || l.quote.is_some(),
             });
         }
         let orders: Vec<NewOrder> = by_dealer.into_values().collect();
@@ -163,8 +168,8 @@ impl Orders {
             for (i, l) in o.lines.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO order_line (order_line_id, order_id, product_id, product_slug, title, selections, options_label, unit_price_minor, \
-                     quantity, line_total_minor, commission_bps, commission_minor, made_to_order, position, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     quantity, line_total_minor, commission_bps, commission_minor, made_to_order, position, created_at, quote_id, thread_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 )
                 .bind(new_id())
                 .bind(&o.id)
@@ -181,6 +186,8 @@ impl Orders {
                 .bind(i64::from(l.made_to_order))
                 .bind(i as i64)
                 .bind(now.0)
+                .bind(l.quote.as_ref().map(|q| q.0.clone()))
+                .bind(l.quote.as_ref().map(|q| q.1.clone()))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -470,17 +477,21 @@ impl Orders {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let lines = sqlx::query("SELECT product_id, selections, quantity FROM order_line WHERE order_id = $1").bind(&order_id).fetch_all(&mut *tx).await?;
+            let lines = sqlx::query("SELECT product_id, selections, quantity, quote_id FROM order_line WHERE order_id = $1").bind(&order_id).fetch_all(&mut *tx).await?;
             let mut product_ids = Vec::new();
             let mut count = 0;
             for l in &lines {
                 let product_id: String = l.try_get(0)?;
                 let sel: Vec<catalog::Selection> = serde_json::from_str(&l.try_get::<String, _>(1)?).unwrap_or_default();
                 count += l.try_get::<i64, _>(2)?;
+                let key = match l.try_get::<Option<String>, _>(3)? {
+                    Some(q) => format!("quote:{q}"),
+                    None => selections_key(&sel),
+                };
                 sqlx::query("DELETE FROM cart_item WHERE owner = $1 AND product_id = $2 AND selections_key = $3")
                     .bind(CartOwner::User(customer_id.clone()).key())
                     .bind(&product_id)
-                    .bind(selections_key(&sel))
+                    .bind(key)
                     .execute(&mut *tx)
                     .await?;
                 product_ids.push(product_id);

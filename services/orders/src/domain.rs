@@ -299,6 +299,8 @@ pub struct OrderLineView {
     pub line_total: MoneyView,
     pub commission: MoneyView,
     pub made_to_order: bool,
+    /// The customization thread this line was agreed in, if any.
+    pub thread_id: Option<String>,
     pub review: Option<ReviewView>,
 }
 

@@ -83,7 +83,7 @@ impl Orders {
         let reviews = self.reviews_of_order(order_id).await?;
         let now = Timestamp::now().0;
         let lines = sqlx::query(
-            "SELECT order_line_id, product_id, product_slug, title, options_label, quantity, unit_price_minor, line_total_minor, commission_minor, made_to_order \
+            "SELECT order_line_id, product_id, product_slug, title, options_label, quantity, unit_price_minor, line_total_minor, commission_minor, made_to_order, thread_id \
              FROM order_line WHERE order_id = $1 ORDER BY position",
         )
         .bind(order_id)
@@ -108,6 +108,7 @@ impl Orders {
                 line_total: money(l.try_get(7)?, &currency),
                 commission: money(l.try_get(8)?, &currency),
                 made_to_order: l.try_get::<i64, _>(9)? == 1,
+                thread_id: l.try_get(10)?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;

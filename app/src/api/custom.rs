@@ -1,0 +1,123 @@
+//! Server functions for customization threads (the live part goes over the WebSocket at
+//! `/api/v1/threads/{id}/ws`; these load pages and act when the socket is not needed).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuoteView {
+    pub id: String,
+    pub price: String,
+    pub lead_time_days: i64,
+    pub spec: String,
+    pub expires_at: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub thread_id: String,
+    pub seq: i64,
+    pub author_id: String,
+    pub kind: String,
+    pub body: String,
+    pub quote: Option<QuoteView>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadView {
+    pub id: String,
+    pub customer_id: String,
+    pub dealer_id: String,
+    pub product_id: String,
+    pub product_title: String,
+    pub request_text: String,
+    pub budget: Option<String>,
+    pub deadline: Option<String>,
+    pub status: String,
+    pub last_seq: i64,
+    pub unread: i64,
+    pub viewer_is_dealer: bool,
+    pub read_only: bool,
+    pub updated_at: String,
+}
+
+#[cfg(feature = "ssr")]
+fn err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
+    if let customization::CustomError::Internal(m) = &e {
+        return cx.internal(m);
+    }
+    let mut out = AppError::new(e.code(), e.message());
+    out.field = e.field().map(str::to_owned);
+    out.request_id = cx.request_id();
+    out
+}
+
+#[cfg(feature = "ssr")]
+fn mirror<T: serde::Serialize, U: serde::de::DeserializeOwned>(cx: &crate::ssr::Ctx, v: T) -> Result<U, AppError> {
+    serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| cx.internal(e))
+}
+
+#[server]
+pub async fn request_customization(product: String, text: String, budget: String, deadline: String) -> Result<String, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let input = customization::RequestInput { product, text, choices: Vec::new(), budget: Some(budget), deadline: Some(deadline) };
+    let t = cx.services.custom.request(&p, &input).await.map_err(|e| err(&cx, e))?;
+    Ok(t.id)
+}
+
+#[server]
+pub async fn my_threads(status: String) -> Result<(String, Vec<ThreadView>), AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let v = cx.services.custom.inbox(&p, Some(status.as_str())).await.map_err(|e| err(&cx, e))?;
+    Ok((p.user.id.to_string(), mirror(&cx, v)?))
+}
+
+/// The thread, the latest page of messages, and who is looking.
+#[server]
+pub async fn thread_detail(id: String) -> Result<(ThreadView, Vec<MessageView>, String), AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let c = &cx.services.custom;
+    let t = c.thread(&p, &id).await.map_err(|e| err(&cx, e))?;
+    let m = c.messages(&p, &id, None, None).await.map_err(|e| err(&cx, e))?;
+    Ok((mirror(&cx, t)?, mirror(&cx, m)?, p.user.id.to_string()))
+}
+
+#[server]
+pub async fn older_messages(id: String, before: i64) -> Result<Vec<MessageView>, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let m = cx.services.custom.messages(&p, &id, None, Some(before)).await.map_err(|e| err(&cx, e))?;
+    mirror(&cx, m)
+}
+
+#[server]
+pub async fn post_thread_message(id: String, body: String) -> Result<MessageView, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let m = cx.services.custom.post(&p, &id, &body).await.map_err(|e| err(&cx, e))?;
+    mirror(&cx, m)
+}
+
+#[server]
+pub async fn offer_quote(id: String, price: String, lead_time_days: i64, spec: String, valid_days: i64) -> Result<MessageView, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let q = customization::QuoteInput { price, lead_time_days, spec, valid_days };
+    let m = cx.services.custom.offer_quote(&p, &id, &q).await.map_err(|e| err(&cx, e))?;
+    mirror(&cx, m)
+}
+
+#[server]
+pub async fn respond_quote(quote: String, accept: bool) -> Result<MessageView, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let m = cx.services.custom.respond(&p, &quote, accept).await.map_err(|e| err(&cx, e))?;
+    mirror(&cx, m)
+}

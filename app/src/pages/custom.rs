@@ -1,0 +1,426 @@
+//! Customization: the request form on a product, the inboxes (customer and dealer), and the live
+//! thread page (WebSocket: messages, typing, read receipts, quotes; reconnects resume from the last
+//! message seen).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::{api::custom::*, components::*};
+
+const BTN: &str = "rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-white hover:bg-amber-800 disabled:opacity-60";
+const BTN2: &str = "rounded-md border border-stone-300 px-4 py-2 text-sm font-semibold text-stone-800 hover:bg-stone-100 disabled:opacity-60";
+const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";
+
+/// "Request customization" on a product page: a short form that opens a thread with the maker.
+#[component]
+pub fn RequestCustomization(product: String, #[prop(into)] own: bool) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let req = ServerAction::<RequestCustomization>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = req.value().get() {
+            navigate(&format!("/requests/{id}"), Default::default());
+        }
+    });
+    let v = req.value();
+    view! {
+        <button type="button" class=BTN2 data-testid="request-customization" disabled=own on:click=move |_| open.update(|o| *o = !*o)>
+            "Request customization"
+        </button>
+        {move || open.get().then({
+            let product = product.clone();
+            move || view! {
+            <div class="mt-3 w-full rounded-md border border-stone-200 bg-white p-4" data-testid="request-form">
+                <ErrorBanner error=form_error(v) />
+                <ActionForm action=req>
+                    <input type="hidden" name="product" value=product />
+                    <label class="block text-sm font-medium">"What would you like?"
+                        <textarea name="text" rows="3" maxlength="2000" required=true class=INPUT data-testid="request-text"></textarea>
+                    </label>
+                    {move || field_error(v, "text").get().map(|e| view! { <p class="text-xs text-red-700">{e}</p> })}
+                    <div class="mt-2 grid gap-3 sm:grid-cols-2">
+                        <label class="block text-sm font-medium">"Budget (optional)"<input name="budget" inputmode="decimal" class=INPUT data-testid="request-budget" /></label>
+                        <label class="block text-sm font-medium">"Needed by (optional)"<input name="deadline" type="date" class=INPUT /></label>
+                    </div>
+                    {move || field_error(v, "budget").get().map(|e| view! { <p class="text-xs text-red-700">{e}</p> })}
+                    <div class="mt-3"><SubmitButton label="Send request" pending=req.pending() /></div>
+                </ActionForm>
+            </div>
+        }})}
+    }
+}
+
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    view! { <Inbox dealer=false /> }
+}
+
+#[component]
+pub fn DealerRequestsPage() -> impl IntoView {
+    view! { <Inbox dealer=true /> }
+}
+
+#[component]
+fn Inbox(dealer: bool) -> impl IntoView {
+    let query = use_query_map();
+    let status = move || query.with(|q| q.get("status").unwrap_or_default());
+    let list = Resource::new(status, my_threads);
+    let base = if dealer { "/dealer/requests" } else { "/requests" };
+    let filters = [("", "All"), ("new", "New"), ("in_discussion", "In discussion"), ("quoted", "Quoted"), ("accepted", "Accepted"), ("declined", "Declined"), ("expired", "Expired")];
+    view! {
+        <PageTitle title=if dealer { "Custom requests" } else { "Your custom requests" } subtitle="Talk with the maker, agree on a quote, then it goes through checkout." />
+        <nav class="mb-4 flex flex-wrap gap-2" aria-label="Filter by status">
+            {filters.into_iter().map(|(s, label)| view! {
+                <a href=if s.is_empty() { base.to_owned() } else { format!("{base}?status={s}") }
+                    class=move || format!("rounded-full border px-3 py-1 text-sm {}", if status() == s { "border-amber-700 bg-amber-700 text-white" } else { "border-stone-300" })>{label}</a>
+            }).collect_view()}
+        </nav>
+        <Card>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Err(e) if e.code == "unauthenticated" => view! { <SignInPrompt /> }.into_any(),
+                        Err(e) => view! { <ErrorBanner error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
+                        Ok((me, threads)) => {
+                            let threads: Vec<ThreadView> = threads.into_iter().filter(|t| (t.dealer_id == me) == dealer).collect();
+                            if threads.is_empty() {
+                                return view! { <p class="text-stone-600" data-testid="no-requests">"No requests here yet."</p> }.into_any();
+                            }
+                            view! {
+                                <ul class="divide-y divide-stone-200" data-testid="request-list">
+                                    {threads.into_iter().map(|t| view! {
+                                        <li class="py-3">
+                                            <a href=format!("/requests/{}", t.id) class="flex flex-wrap items-center justify-between gap-2 hover:bg-stone-50" data-testid="request-row">
+                                                <span class="min-w-0">
+                                                    <span class="font-semibold">{t.product_title.clone()}</span>
+                                                    <span class="block truncate text-sm text-stone-600">{t.request_text.clone()}</span>
+                                                </span>
+                                                <span class="flex items-center gap-2">
+                                                    {(t.unread > 0).then(|| view! { <span class="rounded-full bg-amber-700 px-2 py-0.5 text-xs font-semibold text-white" data-testid="unread">{t.unread}</span> })}
+                                                    <StatusBadge status=t.status.clone() label=t.status.replace('_', " ") />
+                                                </span>
+                                            </a>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </Card>
+    }
+}
+
+/// The live state of one thread page.
+#[derive(Clone, Copy)]
+struct Live {
+    messages: RwSignal<Vec<MessageView>>,
+    /// When the other person last typed (ms since page load), for "typing…".
+    typing_at: RwSignal<Option<f64>>,
+    /// The other participant's last read message.
+    their_read: RwSignal<i64>,
+    connected: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+}
+
+impl Live {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn last_seq(&self) -> i64 {
+        self.messages.with_untracked(|m| m.last().map(|x| x.seq).unwrap_or(0))
+    }
+
+    /// Adds messages, keeping the list ordered and free of duplicates (a reconnect may overlap).
+    fn merge(&self, incoming: Vec<MessageView>) {
+        self.messages.update(|list| {
+            for m in incoming {
+                match list.binary_search_by_key(&m.seq, |x| x.seq) {
+                    Ok(i) => list[i] = m,
+                    Err(i) => list.insert(i, m),
+                }
+            }
+        });
+    }
+}
+
+#[component]
+pub fn ThreadPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, thread_detail);
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) if e.code == "not_found" => view! { <PageTitle title="Conversation not found" /> }.into_any(),
+                    Err(e) if e.code == "unauthenticated" => view! { <SignInPrompt /> }.into_any(),
+                    Err(e) => view! { <ErrorBanner error=Signal::derive(move || Some(e.clone())) /> }.into_any(),
+                    Ok((t, messages, me)) => view! { <Thread t messages me /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoView {
+    let live = Live {
+        messages: RwSignal::new(messages),
+        typing_at: RwSignal::new(None),
+        their_read: RwSignal::new(0),
+        connected: RwSignal::new(false),
+        error: RwSignal::new(None),
+    };
+    let draft = RwSignal::new(String::new());
+    let other = if t.viewer_is_dealer { t.customer_id.clone() } else { t.dealer_id.clone() };
+    let socket = connect(t.id.clone(), me.clone(), other.clone(), live);
+    let older = ServerAction::<OlderMessages>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = older.value().get() {
+            live.merge(list);
+        }
+    });
+    let quote = ServerAction::<OfferQuote>::new();
+    let respond = ServerAction::<RespondQuote>::new();
+    Effect::new(move |_| {
+        for m in [quote.value().get().and_then(|r| r.ok()), respond.value().get().and_then(|r| r.ok())].into_iter().flatten() {
+            live.merge(vec![m]);
+        }
+    });
+    let fallback_post = ServerAction::<PostThreadMessage>::new();
+    Effect::new(move |_| {
+        if let Some(r) = fallback_post.value().get() {
+            match r {
+                Ok(m) => live.merge(vec![m]),
+                Err(e) => live.error.set(Some(e.message)),
+            }
+        }
+    });
+    let tid = t.id.clone();
+    let send_message = move || {
+        let body = draft.get_untracked();
+        if body.trim().is_empty() {
+            return;
+        }
+        let frame = serde_json::json!({ "type": "message", "body": body }).to_string();
+        if !socket.send(&frame) {
+            fallback_post.dispatch(PostThreadMessage { id: tid.clone(), body });
+        }
+        draft.set(String::new());
+    };
+    let me2 = me.clone();
+    let is_dealer = t.viewer_is_dealer;
+    let read_only = t.read_only;
+    let thread_id = t.id.clone();
+    let qv = quote.value();
+    view! {
+        <PageTitle title=t.product_title.clone() subtitle=if is_dealer { "Custom request from a customer".to_owned() } else { "Your custom request".to_owned() } />
+        <div class="mb-3 flex flex-wrap items-center gap-3 text-sm">
+            <StatusBadge status=t.status.clone() label=t.status.replace('_', " ") />
+            {t.budget.clone().map(|b| view! { <span>"Budget " <strong>{b}</strong></span> })}
+            {t.deadline.clone().map(|d| view! { <span>"Needed by " <strong>{d}</strong></span> })}
+            <span class=move || if live.connected.get() { "text-emerald-700" } else { "text-stone-500" } data-testid="live-status">
+                {move || if live.connected.get() { "● live" } else { "○ connecting…" }}
+            </span>
+        </div>
+        <ErrorBanner error=Signal::derive(move || live.error.get().map(|m| crate::AppError::new("error", m))) />
+        <Card>
+            <button type="button" class="mb-3 text-sm text-amber-800 underline" data-testid="load-earlier"
+                on:click={
+                    let id = thread_id.clone();
+                    move |_| {
+                        let first = live.messages.with_untracked(|m| m.first().map(|x| x.seq).unwrap_or(1));
+                        older.dispatch(OlderMessages { id: id.clone(), before: first });
+                    }
+                }>"Load earlier messages"</button>
+            <ol class="space-y-3" data-testid="messages" aria-live="polite">
+                <For each=move || live.messages.get() key=|m| (m.seq, m.quote.as_ref().map(|q| q.status.clone())) let:m>
+                    <MessageBubble m=m.clone() mine=m.author_id == me2 live respond can_answer=!is_dealer && !read_only />
+                </For>
+            </ol>
+            <p class="mt-2 h-5 text-xs text-stone-500" data-testid="typing">
+                {move || live.typing_at.get().map(|_| "typing…")}
+            </p>
+            {(!read_only).then(|| view! {
+                <form class="mt-2 flex gap-2" on:submit=move |ev| { ev.prevent_default(); send_message(); }>
+                    <input class=INPUT placeholder="Write a message" maxlength="2000" data-testid="message-input"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| { draft.set(event_target_value(&ev)); socket.typing(); } />
+                    <button type="submit" class=BTN data-testid="send">"Send"</button>
+                </form>
+            })}
+        </Card>
+        {(is_dealer && !read_only).then(|| view! {
+            <Card title="Send a quote">
+                <ErrorBanner error=form_error(qv) />
+                <ActionForm action=quote>
+                    <input type="hidden" name="id" value=t.id.clone() />
+                    <input type="hidden" name="valid_days" value="7" />
+                    <div class="grid gap-3 sm:grid-cols-2">
+                        <label class="block text-sm font-medium">"Price"<input name="price" inputmode="decimal" required=true class=INPUT data-testid="quote-price" /></label>
+                        <label class="block text-sm font-medium">"Lead time (days)"<input name="lead_time_days" type="number" min="1" max="365" value="14" required=true class=INPUT data-testid="quote-days" /></label>
+                    </div>
+                    {move || field_error(qv, "price").get().map(|e| view! { <p class="text-xs text-red-700">{e}</p> })}
+                    <label class="mt-2 block text-sm font-medium">"What you will make"<textarea name="spec" rows="2" maxlength="1000" required=true class=INPUT data-testid="quote-spec"></textarea></label>
+                    <div class="mt-3"><SubmitButton label="Send quote" pending=quote.pending() /></div>
+                </ActionForm>
+            </Card>
+        })}
+        <Card title="The request">
+            <p class="whitespace-pre-wrap text-sm text-stone-700">{t.request_text.clone()}</p>
+            <a href=format!("/p/{}", t.product_id) class="mt-2 inline-block text-sm font-semibold text-amber-800 underline">"The listing"</a>
+        </Card>
+    }
+}
+
+#[component]
+fn MessageBubble(m: MessageView, mine: bool, live: Live, respond: ServerAction<RespondQuote>, can_answer: bool) -> impl IntoView {
+    let seq = m.seq;
+    let side = if mine { "ml-auto bg-amber-50 border-amber-200" } else { "mr-auto bg-white border-stone-200" };
+    let quote = m.quote.clone().filter(|_| m.kind == "quote");
+    view! {
+        <li class=format!("max-w-[85%] rounded-lg border px-3 py-2 {side}") data-testid=format!("message-{}", m.kind)>
+            {match quote {
+                Some(q) => {
+                    let (a, d) = (q.id.clone(), q.id.clone());
+                    let open = q.status == "offered";
+                    view! {
+                        <p class="text-xs font-semibold uppercase tracking-wide text-stone-500">"Quote"</p>
+                        <p class="text-lg font-semibold" data-testid="quote-amount">{q.price.clone()}</p>
+                        <p class="text-sm">{format!("Ready in {} days · valid until {}", q.lead_time_days, q.expires_at.get(..10).unwrap_or(""))}</p>
+                        <p class="whitespace-pre-wrap text-sm">{q.spec.clone()}</p>
+                        <p class="mt-1 text-xs" data-testid="quote-status">{q.status.clone()}</p>
+                        {(open && can_answer).then(|| view! {
+                            <div class="mt-2 flex gap-2">
+                                <button type="button" class=BTN data-testid="accept-quote" on:click=move |_| { respond.dispatch(RespondQuote { quote: a.clone(), accept: true }); }>"Accept and add to cart"</button>
+                                <button type="button" class=BTN2 on:click=move |_| { respond.dispatch(RespondQuote { quote: d.clone(), accept: false }); }>"Decline"</button>
+                            </div>
+                        })}
+                        {(q.status == "accepted" && can_answer).then(|| view! { <a href="/cart" class="mt-2 inline-block font-semibold text-amber-800 underline" data-testid="to-cart">"Go to the cart"</a> })}
+                    }.into_any()
+                }
+                None => view! { <p class=if m.kind == "system" { "text-sm italic text-stone-600" } else { "whitespace-pre-wrap text-sm" }>{m.body.clone()}</p> }.into_any(),
+            }}
+            <p class="mt-1 text-right text-[11px] text-stone-400">
+                {m.created_at.get(11..16).unwrap_or("").to_owned()}
+                {move || (mine && live.their_read.get() >= seq).then_some(" · seen")}
+            </p>
+        </li>
+    }
+}
+
+/// The page's socket: send returns false when it is not open (the caller falls back to HTTP).
+#[derive(Clone, Copy)]
+struct Socket {
+    #[cfg(feature = "hydrate")]
+    inner: StoredValue<Option<leptos::__reexports::send_wrapper::SendWrapper<web_sys::WebSocket>>>,
+}
+
+impl Socket {
+    fn send(&self, text: &str) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            return self.inner.with_value(|s| s.as_ref().is_some_and(|ws| ws.ready_state() == web_sys::WebSocket::OPEN && ws.send_with_str(text).is_ok()));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = text;
+            false
+        }
+    }
+
+    fn typing(&self) {
+        self.send(r#"{"type":"typing"}"#);
+    }
+}
+
+/// Opens the thread's WebSocket (browser only), resuming after the last message this page has, and
+/// reconnects after a drop; closes when the page goes away.
+fn connect(thread_id: String, me: String, other: String, live: Live) -> Socket {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::__reexports::send_wrapper::SendWrapper;
+        use std::{cell::Cell, rc::Rc};
+        use wasm_bindgen::{closure::Closure, JsCast};
+
+        let inner = StoredValue::new(None::<SendWrapper<web_sys::WebSocket>>);
+        let alive = Rc::new(Cell::new(true));
+        fn open(thread_id: String, me: String, other: String, live: Live, inner: StoredValue<Option<SendWrapper<web_sys::WebSocket>>>, alive: Rc<Cell<bool>>) {
+            let loc = window().location();
+            let scheme = if loc.protocol().unwrap_or_default() == "https:" { "wss" } else { "ws" };
+            let url = format!("{scheme}://{}/api/v1/threads/{thread_id}/ws?after={}", loc.host().unwrap_or_default(), live.last_seq());
+            let Ok(ws) = web_sys::WebSocket::new(&url) else { return };
+            let on_open = Closure::<dyn FnMut()>::new(move || live.connected.set(true));
+            ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+            on_open.forget();
+            let (me2, other2) = (me.clone(), other.clone());
+            let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let text = ev.data().as_string().unwrap_or_default();
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                match v["type"].as_str() {
+                    Some("message") => {
+                        if let Ok(m) = serde_json::from_value::<MessageView>(v["message"].clone()) {
+                            let (seq, from_other) = (m.seq, m.author_id != me2);
+                            live.merge(vec![m]);
+                            if from_other {
+                                live.typing_at.set(None);
+                                inner.with_value(|s| {
+                                    if let Some(ws) = s {
+                                        let _ = ws.send_with_str(&format!(r#"{{"type":"read","seq":{seq}}}"#));
+                                    }
+                                });
+                            }
+                        }
+                    }
+                    Some("typing") if v["user_id"].as_str() == Some(other2.as_str()) => {
+                        let now = js_sys_now();
+                        live.typing_at.set(Some(now));
+                        set_timeout(move || {
+                            if live.typing_at.get_untracked() == Some(now) {
+                                live.typing_at.set(None);
+                            }
+                        }, std::time::Duration::from_secs(3));
+                    }
+                    Some("read") if v["user_id"].as_str() == Some(other2.as_str()) => {
+                        let seq = v["seq"].as_i64().unwrap_or(0);
+                        live.their_read.update(|r| *r = (*r).max(seq));
+                    }
+                    Some("error") => live.error.set(v["message"].as_str().map(str::to_owned)),
+                    _ => {}
+                }
+            });
+            ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+            let alive2 = alive.clone();
+            let on_close = Closure::<dyn FnMut()>::new(move || {
+                live.connected.set(false);
+                if alive2.get() {
+                    let (t, me, other, alive) = (thread_id.clone(), me.clone(), other.clone(), alive2.clone());
+                    set_timeout(move || open(t, me, other, live, inner, alive), std::time::Duration::from_secs(1));
+                }
+            });
+            ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+            on_close.forget();
+            inner.set_value(Some(SendWrapper::new(ws)));
+        }
+        fn js_sys_now() -> f64 {
+            window().performance().map(|p| p.now()).unwrap_or(0.0)
+        }
+        open(thread_id, me, other, live, inner, alive.clone());
+        let alive = SendWrapper::new(alive);
+        on_cleanup(move || {
+            alive.set(false);
+            inner.with_value(|s| {
+                if let Some(ws) = s {
+                    let _ = ws.close();
+                }
+            });
+        });
+        Socket { inner }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (thread_id, me, other, live);
+        Socket {}
+    }
+}

@@ -1,0 +1,659 @@
+//! Customization: a customer asks a dealer for custom work on a listing; they talk in a thread
+//! (live over WebSockets, stored for reference), the dealer answers with quotes, and an accepted
+//! quote becomes a cart line at the quoted price that goes through the normal checkout.
+//!
+//! Messages are numbered per thread (1, 2, 3…): a client that reconnects with the last number it saw
+//! gets exactly what it missed. Live delivery goes through the realtime hub (topic `thread:{id}`), so
+//! on PostgreSQL the two participants may be connected to different instances.
+
+mod events;
+
+use accounts::{Principal, Role};
+use catalog::{Catalog, Selection};
+use kernel::{hub::Hub, outbox, Currency, Db, Money, Timestamp};
+use orders::Orders;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+pub use events::*;
+
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+pub const MAX_MESSAGES_PER_MINUTE: i64 = 30;
+pub const PAGE: i64 = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustomError {
+    #[error("{field}: {message}")]
+    InvalidInput { field: String, message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many messages: at most {MAX_MESSAGES_PER_MINUTE} a minute")]
+    Throttled,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for CustomError {
+    fn from(e: sqlx::Error) -> Self {
+        CustomError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<orders::OrdersError> for CustomError {
+    fn from(e: orders::OrdersError) -> Self {
+        match e {
+            orders::OrdersError::Internal(m) => CustomError::Internal(m),
+            other => CustomError::Conflict(other.message()),
+        }
+    }
+}
+
+impl CustomError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CustomError::InvalidInput { .. } => "invalid_input",
+            CustomError::NotFound => "not_found",
+            CustomError::Forbidden => "forbidden",
+            CustomError::Conflict(_) => "conflict",
+            CustomError::Throttled => "too_many_requests",
+            CustomError::Internal(_) => "internal",
+        }
+    }
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            CustomError::InvalidInput { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+    pub fn message(&self) -> String {
+        match self {
+            CustomError::InvalidInput { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+    fn invalid(field: &str, message: impl Into<String>) -> Self {
+        CustomError::InvalidInput { field: field.to_owned(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestInput {
+    /// The listing's id or slug.
+    pub product: String,
+    pub text: String,
+    #[serde(default)]
+    pub choices: Vec<Selection>,
+    /// A decimal amount, e.g. `250` (optional).
+    #[serde(default)]
+    pub budget: Option<String>,
+    /// `YYYY-MM-DD` (optional).
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteInput {
+    /// A decimal amount, e.g. `180.00`.
+    pub price: String,
+    pub lead_time_days: i64,
+    pub spec: String,
+    #[serde(default = "seven")]
+    pub valid_days: i64,
+}
+
+fn seven() -> i64 {
+    7
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageView {
+    pub thread_id: String,
+    pub seq: i64,
+    pub author_id: String,
+    pub kind: String,
+    pub body: String,
+    pub quote: Option<QuoteView>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QuoteView {
+    pub id: String,
+    pub price: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub lead_time_days: i64,
+    pub spec: String,
+    pub expires_at: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThreadView {
+    pub id: String,
+    pub customer_id: String,
+    pub dealer_id: String,
+    pub product_id: String,
+    pub product_title: String,
+    pub request_text: String,
+    pub budget: Option<String>,
+    pub deadline: Option<String>,
+    pub status: String,
+    pub last_seq: i64,
+    pub unread: i64,
+    /// Whether the viewer is the dealer (else the customer, or an admin reading).
+    pub viewer_is_dealer: bool,
+    pub read_only: bool,
+    pub updated_at: String,
+}
+
+#[derive(Clone)]
+pub struct Customization {
+    db: Db,
+    hub: Hub,
+    catalog: Catalog,
+    orders: Orders,
+}
+
+pub fn thread_topic(thread_id: &str) -> String {
+    format!("thread:{thread_id}")
+}
+
+fn iso(t: i64) -> String {
+    Timestamp(t).to_rfc3339()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn clean_text(field: &str, v: &str, max: usize, what: &str) -> Result<String, CustomError> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(CustomError::invalid(field, format!("write {what}")));
+    }
+    if t.chars().count() > max {
+        return Err(CustomError::invalid(field, format!("{what} is limited to {max} characters")));
+    }
+    // text is stored as written and escaped wherever it is shown; control characters are refused
+    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(CustomError::invalid(field, format!("{what} contains control characters")));
+    }
+    Ok(t.to_owned())
+}
+
+const THREAD_COLS: &str = "thread_id, customer_id, dealer_id, product_id, product_title, request_text, budget_minor, currency, deadline, status, last_seq, updated_at";
+
+impl Customization {
+    pub fn new(db: Db, hub: Hub, catalog: Catalog, orders: Orders) -> Self {
+        Self { db, hub, catalog, orders }
+    }
+
+    /// Opens a request on a listing: a thread between the customer and the listing's dealer.
+    pub async fn request(&self, p: &Principal, input: &RequestInput) -> Result<ThreadView, CustomError> {
+        let product = self.catalog.product_for(Some(p), &input.product).await.map_err(|e| match e {
+            catalog::CatalogError::NotFound => CustomError::invalid("product", "no such listing"),
+            other => CustomError::Internal(other.to_string()),
+        })?;
+        let me = p.user.id.to_string();
+        if product.store.dealer_id == me {
+            return Err(CustomError::invalid("product", "this is your own listing"));
+        }
+        let text = clean_text("text", &input.text, MAX_MESSAGE_CHARS, "what you would like")?;
+        for (i, c) in input.choices.iter().enumerate() {
+            if !product.options.iter().any(|o| o.id == c.option_id) {
+                return Err(CustomError::invalid(&format!("choices[{i}]"), "not an option of this listing"));
+            }
+        }
+        let budget = match input.budget.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            None => None,
+            Some(b) => Some(Money::parse(b, product.price.currency).map_err(|e| CustomError::invalid("budget", e.to_string()))?.minor),
+        };
+        let deadline = match input.deadline.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            None => None,
+            Some(d) => {
+                let ok = d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-' && d.chars().filter(|c| c.is_ascii_digit()).count() == 8;
+                if !ok {
+                    return Err(CustomError::invalid("deadline", "use a date like 2027-03-31"));
+                }
+                Some(d.to_owned())
+            }
+        };
+        let id = new_id();
+        let now = Timestamp::now().0;
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "INSERT INTO custom_thread (thread_id, customer_id, dealer_id, product_id, product_title, request_text, choices, budget_minor, currency, deadline, status, last_seq, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'new', 0, $11, $11)",
+        )
+        .bind(&id)
+        .bind(&me)
+        .bind(&product.store.dealer_id)
+        .bind(&product.id)
+        .bind(&product.title)
+        .bind(&text)
+        .bind(serde_json::to_string(&input.choices).unwrap_or_default())
+        .bind(budget)
+        .bind(product.price.currency.code())
+        .bind(deadline)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let seq = append_message(&mut tx, &id, &me, "request", &text, None).await?;
+        outbox::append(
+            &mut tx,
+            &outbox::Envelope::of(&CustomizationRequested { thread_id: id.clone(), customer_id: me.clone(), dealer_id: product.store.dealer_id.clone(), product_id: product.id.clone() }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.mark_read(p, &id, seq).await?;
+        self.thread(p, &id).await
+    }
+
+    async fn thread_row(&self, id: &str) -> Result<sqlx::any::AnyRow, CustomError> {
+        sqlx::query(&format!("SELECT {THREAD_COLS} FROM custom_thread WHERE thread_id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.reader())
+            .await?
+            .ok_or(CustomError::NotFound)
+    }
+
+    /// Who may see the thread: its two participants, and admins (read-only, audited). Everyone else
+    /// gets "not found", so a forged id reveals nothing.
+    pub async fn access(&self, p: &Principal, id: &str) -> Result<(bool, bool), CustomError> {
+        let r = self.thread_row(id).await?;
+        let me = p.user.id.to_string();
+        let customer: String = r.try_get("customer_id")?;
+        let dealer: String = r.try_get("dealer_id")?;
+        if me == dealer {
+            return Ok((true, false));
+        }
+        if me == customer {
+            return Ok((false, false));
+        }
+        if p.user.role == Role::Admin {
+            tracing::info!(target: "audit", admin = %me, thread_id = id, "admin read a customization thread");
+            return Ok((false, true));
+        }
+        Err(CustomError::NotFound)
+    }
+
+    pub async fn thread(&self, p: &Principal, id: &str) -> Result<ThreadView, CustomError> {
+        let (is_dealer, read_only) = self.access(p, id).await?;
+        let r = self.thread_row(id).await?;
+        self.view(p, &r, is_dealer, read_only).await
+    }
+
+    async fn view(&self, p: &Principal, r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<ThreadView, CustomError> {
+        let id: String = r.try_get("thread_id")?;
+        let last_seq: i64 = r.try_get("last_seq")?;
+        let read: Option<i64> = sqlx::query_scalar("SELECT last_read_seq FROM custom_read WHERE thread_id = $1 AND user_id = $2")
+            .bind(&id)
+            .bind(p.user.id.to_string())
+            .fetch_optional(self.db.reader())
+            .await?;
+        let currency: String = r.try_get("currency")?;
+        let c = Currency::parse(&currency).unwrap_or(Currency::EUR);
+        Ok(ThreadView {
+            customer_id: r.try_get("customer_id")?,
+            dealer_id: r.try_get("dealer_id")?,
+            product_id: r.try_get("product_id")?,
+            product_title: r.try_get("product_title")?,
+            request_text: r.try_get("request_text")?,
+            budget: r.try_get::<Option<i64>, _>("budget_minor")?.map(|b| Money::new(b, c).to_string()),
+            deadline: r.try_get("deadline")?,
+            status: r.try_get("status")?,
+            unread: (last_seq - read.unwrap_or(0)).max(0),
+            last_seq,
+            viewer_is_dealer: is_dealer,
+            read_only,
+            updated_at: iso(r.try_get("updated_at")?),
+            id,
+        })
+    }
+
+    /// The viewer's threads (as customer and as dealer), newest activity first; optionally one status.
+    pub async fn inbox(&self, p: &Principal, status: Option<&str>) -> Result<Vec<ThreadView>, CustomError> {
+        let me = p.user.id.to_string();
+        let status = status.filter(|s| !s.is_empty() && *s != "all");
+        if let Some(s) = status {
+            if !["new", "in_discussion", "quoted", "accepted", "declined", "expired"].contains(&s) {
+                return Err(CustomError::invalid("status", format!("{s:?} is not a request status")));
+            }
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {THREAD_COLS} FROM custom_thread WHERE (customer_id = $1 OR dealer_id = $1) AND ($2 = '' OR status = $2) ORDER BY updated_at DESC LIMIT 200"
+        ))
+        .bind(&me)
+        .bind(status.unwrap_or(""))
+        .fetch_all(self.db.reader())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let dealer: String = r.try_get("dealer_id")?;
+            out.push(self.view(p, r, dealer == me, false).await?);
+        }
+        Ok(out)
+    }
+
+    /// Messages after `after` (ascending; for a reconnect) or before `before` (a page of history,
+    /// returned ascending too).
+    pub async fn messages(&self, p: &Principal, id: &str, after: Option<i64>, before: Option<i64>) -> Result<Vec<MessageView>, CustomError> {
+        self.access(p, id).await?;
+        self.messages_unchecked(id, after, before).await
+    }
+
+    pub async fn messages_unchecked(&self, id: &str, after: Option<i64>, before: Option<i64>) -> Result<Vec<MessageView>, CustomError> {
+        let rows = match (after, before) {
+            (Some(a), _) => {
+                sqlx::query("SELECT thread_id, seq, author_id, kind, body, quote_id, created_at FROM custom_message WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT 500")
+                    .bind(id)
+                    .bind(a)
+                    .fetch_all(self.db.reader())
+                    .await?
+            }
+            (None, b) => {
+                let mut v = sqlx::query("SELECT thread_id, seq, author_id, kind, body, quote_id, created_at FROM custom_message WHERE thread_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
+                    .bind(id)
+                    .bind(b.unwrap_or(i64::MAX))
+                    .bind(PAGE)
+                    .fetch_all(self.db.reader())
+                    .await?;
+                v.reverse();
+                v
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.message_view(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn message_view(&self, r: &sqlx::any::AnyRow) -> Result<MessageView, CustomError> {
+        let quote_id: Option<String> = r.try_get("quote_id")?;
+        let quote = match quote_id {
+            Some(q) => Some(self.quote(&q).await?),
+            None => None,
+        };
+        Ok(MessageView {
+            thread_id: r.try_get("thread_id")?,
+            seq: r.try_get("seq")?,
+            author_id: r.try_get("author_id")?,
+            kind: r.try_get("kind")?,
+            body: r.try_get("body")?,
+            quote,
+            created_at: iso(r.try_get("created_at")?),
+        })
+    }
+
+    async fn quote(&self, id: &str) -> Result<QuoteView, CustomError> {
+        let r = sqlx::query("SELECT quote_id, price_minor, currency, lead_time_days, spec, expires_at, status FROM custom_quote WHERE quote_id = $1")
+            .bind(id)
+            .fetch_one(self.db.reader())
+            .await?;
+        let currency: String = r.try_get(2)?;
+        let minor: i64 = r.try_get(1)?;
+        let expires: i64 = r.try_get(5)?;
+        let mut status: String = r.try_get(6)?;
+        if status == "offered" && expires <= Timestamp::now().0 {
+            status = "expired".into();
+        }
+        Ok(QuoteView {
+            id: r.try_get(0)?,
+            price: Money::new(minor, Currency::parse(&currency).unwrap_or(Currency::EUR)).to_string(),
+            price_minor: minor,
+            currency,
+            lead_time_days: r.try_get(3)?,
+            spec: r.try_get(4)?,
+            expires_at: iso(expires),
+            status,
+        })
+    }
+
+    /// Posts a text message (participants only; admins read only), rate limited per person.
+    pub async fn post(&self, p: &Principal, id: &str, body: &str) -> Result<MessageView, CustomError> {
+        let (is_dealer, read_only) = self.access(p, id).await?;
+        if read_only {
+            return Err(CustomError::Forbidden);
+        }
+        let body = clean_text("body", body, MAX_MESSAGE_CHARS, "a message")?;
+        let me = p.user.id.to_string();
+        let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_message WHERE author_id = $1 AND created_at > $2")
+            .bind(&me)
+            .bind(Timestamp::now().0 - 60_000_000)
+            .fetch_one(self.db.reader())
+            .await?;
+        if recent >= MAX_MESSAGES_PER_MINUTE {
+            return Err(CustomError::Throttled);
+        }
+        let t = self.thread_row(id).await?;
+        let recipient: String = if is_dealer { t.try_get("customer_id")? } else { t.try_get("dealer_id")? };
+        let mut tx = self.db.begin().await?;
+        let seq = append_message(&mut tx, id, &me, "text", &body, None).await?;
+        // a dealer's first answer moves a new request into discussion
+        if is_dealer {
+            sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1 AND status = 'new'").bind(id).execute(&mut *tx).await?;
+        }
+        outbox::append(&mut tx, &outbox::Envelope::of(&MessagePosted { thread_id: id.to_owned(), seq, author_id: me.clone(), recipient_id: recipient, kind: "text".into() })).await?;
+        tx.commit().await?;
+        self.mark_read(p, id, seq).await?;
+        self.publish(id, seq).await
+    }
+
+    /// The dealer's quote: price, lead time, specification, validity.
+    pub async fn offer_quote(&self, p: &Principal, id: &str, q: &QuoteInput) -> Result<MessageView, CustomError> {
+        let (is_dealer, _) = self.access(p, id).await?;
+        if !is_dealer {
+            return Err(CustomError::Forbidden);
+        }
+        p.require_dealer().map_err(|_| CustomError::Forbidden)?;
+        let r = self.thread_row(id).await?;
+        let status: String = r.try_get("status")?;
+        if status == "accepted" {
+            return Err(CustomError::Conflict("a quote was already accepted in this thread".into()));
+        }
+        let currency = Currency::parse(&r.try_get::<String, _>("currency")?).unwrap_or(Currency::EUR);
+        let price = Money::parse(&q.price, currency).map_err(|e| CustomError::invalid("price", e.to_string()))?;
+        if price.minor <= 0 {
+            return Err(CustomError::invalid("price", "the price must be above zero"));
+        }
+        if !(1..=365).contains(&q.lead_time_days) {
+            return Err(CustomError::invalid("lead_time_days", "the lead time is 1 to 365 days"));
+        }
+        if !(1..=60).contains(&q.valid_days) {
+            return Err(CustomError::invalid("valid_days", "a quote is valid for 1 to 60 days"));
+        }
+        let spec = clean_text("spec", &q.spec, 1000, "the specification")?;
+        let now = Timestamp::now();
+        let expires = now.plus(std::time::Duration::from_secs(u64::try_from(q.valid_days).unwrap_or(7) * 86_400));
+        let quote_id = new_id();
+        let me = p.user.id.to_string();
+        let mut tx = self.db.begin().await?;
+        // a new quote replaces an open one
+        sqlx::query("UPDATE custom_quote SET status = 'superseded', updated_at = $1 WHERE thread_id = $2 AND status = 'offered'").bind(now.0).bind(id).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO custom_quote (quote_id, thread_id, price_minor, currency, lead_time_days, spec, expires_at, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'offered', $8, $8)",
+        )
+        .bind(&quote_id)
+        .bind(id)
+        .bind(price.minor)
+        .bind(currency.code())
+        .bind(q.lead_time_days)
+        .bind(&spec)
+        .bind(expires.0)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        let body = format!("Quote: {price}, ready in {} days. {spec}", q.lead_time_days);
+        let seq = append_message(&mut tx, id, &me, "quote", &body, Some(&quote_id)).await?;
+        sqlx::query("UPDATE custom_thread SET status = 'quoted' WHERE thread_id = $1").bind(id).execute(&mut *tx).await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&QuoteOffered { thread_id: id.to_owned(), quote_id, customer_id: r.try_get("customer_id")?, price: price.to_string(), expires_at: expires.to_rfc3339() })).await?;
+        tx.commit().await?;
+        self.mark_read(p, id, seq).await?;
+        self.publish(id, seq).await
+    }
+
+    /// The customer's answer to a quote. Accepting puts the piece in the cart at the quoted price.
+    pub async fn respond(&self, p: &Principal, quote_id: &str, accept: bool) -> Result<MessageView, CustomError> {
+        let r = sqlx::query("SELECT thread_id, price_minor, spec, expires_at, status FROM custom_quote WHERE quote_id = $1")
+            .bind(quote_id)
+            .fetch_optional(self.db.reader())
+            .await?
+            .ok_or(CustomError::NotFound)?;
+        let thread_id: String = r.try_get(0)?;
+        let (is_dealer, read_only) = self.access(p, &thread_id).await?;
+        if is_dealer || read_only {
+            return Err(CustomError::Forbidden);
+        }
+        let status: String = r.try_get(4)?;
+        let expires: i64 = r.try_get(3)?;
+        if status != "offered" {
+            return Err(CustomError::Conflict(format!("this quote is {status}")));
+        }
+        if expires <= Timestamp::now().0 {
+            self.expire_due().await?;
+            return Err(CustomError::Conflict("this quote has expired: ask the maker for a new one".into()));
+        }
+        let price: i64 = r.try_get(1)?;
+        let spec: String = r.try_get(2)?;
+        let t = self.thread_row(&thread_id).await?;
+        let product_id: String = t.try_get("product_id")?;
+        let me = p.user.id.to_string();
+        let now = Timestamp::now().0;
+        let mut tx = self.db.begin().await?;
+        let n = sqlx::query("UPDATE custom_quote SET status = $1, updated_at = $2 WHERE quote_id = $3 AND status = 'offered'")
+            .bind(if accept { "accepted" } else { "declined" })
+            .bind(now)
+            .bind(quote_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(CustomError::Conflict("this quote changed meanwhile".into()));
+        }
+        let (body, thread_status) = if accept {
+            ("Quote accepted: the piece is in the customer's cart at the quoted price.", "accepted")
+        } else {
+            ("Quote declined.", "in_discussion")
+        };
+        let seq = append_message(&mut tx, &thread_id, &me, "system", body, Some(quote_id)).await?;
+        sqlx::query("UPDATE custom_thread SET status = $1 WHERE thread_id = $2").bind(thread_status).bind(&thread_id).execute(&mut *tx).await?;
+        if accept {
+            outbox::append(&mut tx, &outbox::Envelope::of(&QuoteAccepted { thread_id: thread_id.clone(), quote_id: quote_id.to_owned(), customer_id: me.clone() })).await?;
+        } else {
+            outbox::append(&mut tx, &outbox::Envelope::of(&QuoteDeclined { thread_id: thread_id.clone(), quote_id: quote_id.to_owned() })).await?;
+        }
+        tx.commit().await?;
+        if accept {
+            // the price is the quote's, read here on the server
+            self.orders.add_quoted_line(&me, &product_id, quote_id, &thread_id, price, &spec).await?;
+        }
+        self.publish(&thread_id, seq).await
+    }
+
+    /// Marks offered quotes past their expiry as expired (with a message and an event). Returns how many.
+    pub async fn expire_due(&self) -> Result<usize, CustomError> {
+        let now = Timestamp::now().0;
+        let due: Vec<(String, String)> = sqlx::query_as("SELECT quote_id, thread_id FROM custom_quote WHERE status = 'offered' AND expires_at <= $1 LIMIT 200")
+            .bind(now)
+            .fetch_all(self.db.reader())
+            .await?;
+        let mut n = 0;
+        for (quote_id, thread_id) in due {
+            let mut tx = self.db.begin().await?;
+            let moved = sqlx::query("UPDATE custom_quote SET status = 'expired', updated_at = $1 WHERE quote_id = $2 AND status = 'offered'")
+                .bind(now)
+                .bind(&quote_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if moved == 0 {
+                continue;
+            }
+            let dealer: String = sqlx::query_scalar("SELECT dealer_id FROM custom_thread WHERE thread_id = $1").bind(&thread_id).fetch_one(&mut *tx).await?;
+            let seq = append_message(&mut tx, &thread_id, &dealer, "system", "The quote expired.", Some(&quote_id)).await?;
+            sqlx::query("UPDATE custom_thread SET status = 'expired' WHERE thread_id = $1 AND status = 'quoted'").bind(&thread_id).execute(&mut *tx).await?;
+            outbox::append(&mut tx, &outbox::Envelope::of(&QuoteExpired { thread_id: thread_id.clone(), quote_id })).await?;
+            tx.commit().await?;
+            let _ = self.publish(&thread_id, seq).await;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub async fn mark_read(&self, p: &Principal, id: &str, seq: i64) -> Result<(), CustomError> {
+        let (_, read_only) = self.access(p, id).await?;
+        if read_only {
+            return Ok(());
+        }
+        let me = p.user.id.to_string();
+        sqlx::query(
+            "INSERT INTO custom_read (thread_id, user_id, last_read_seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (thread_id, user_id) DO UPDATE SET last_read_seq = CASE WHEN custom_read.last_read_seq > $3 THEN custom_read.last_read_seq ELSE $3 END",
+        )
+        .bind(id)
+        .bind(&me)
+        .bind(seq)
+        .execute(self.db.writer())
+        .await?;
+        let msg = serde_json::json!({ "type": "read", "user_id": me, "seq": seq }).to_string();
+        let _ = self.hub.publish(&thread_topic(id), &msg).await;
+        Ok(())
+    }
+
+    /// A "typing…" signal to the other participant (not stored).
+    pub async fn typing(&self, p: &Principal, id: &str) {
+        let msg = serde_json::json!({ "type": "typing", "user_id": p.user.id.to_string() }).to_string();
+        let _ = self.hub.publish(&thread_topic(id), &msg).await;
+    }
+
+    /// The last-read position of the other participant (for read receipts).
+    pub async fn read_positions(&self, id: &str) -> Result<Vec<(String, i64)>, CustomError> {
+        Ok(sqlx::query_as("SELECT user_id, last_read_seq FROM custom_read WHERE thread_id = $1").bind(id).fetch_all(self.db.reader()).await?)
+    }
+
+    /// Tells every connected client of the thread about message `seq` (it is already stored).
+    async fn publish(&self, id: &str, seq: i64) -> Result<MessageView, CustomError> {
+        let r = sqlx::query("SELECT thread_id, seq, author_id, kind, body, quote_id, created_at FROM custom_message WHERE thread_id = $1 AND seq = $2")
+            .bind(id)
+            .bind(seq)
+            .fetch_one(self.db.reader())
+            .await?;
+        let m = self.message_view(&r).await?;
+        let wire = serde_json::json!({ "type": "message", "message": m }).to_string();
+        if let Err(e) = self.hub.publish(&thread_topic(id), &wire).await {
+            tracing::warn!(error = %e, "thread push failed (clients catch up on reconnect)");
+        }
+        Ok(m)
+    }
+}
+
+/// Numbers and stores a message; the thread's counter row serialises concurrent posts.
+async fn append_message(tx: &mut kernel::Tx, thread_id: &str, author: &str, kind: &str, body: &str, quote_id: Option<&str>) -> Result<i64, sqlx::Error> {
+    let now = Timestamp::now().0;
+    let seq: i64 = sqlx::query_scalar("UPDATE custom_thread SET last_seq = last_seq + 1, updated_at = $1 WHERE thread_id = $2 RETURNING last_seq")
+        .bind(now)
+        .bind(thread_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO custom_message (thread_id, seq, message_id, author_id, kind, body, quote_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(thread_id)
+        .bind(seq)
+        .bind(new_id())
+        .bind(author)
+        .bind(kind)
+        .bind(body)
+        .bind(quote_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(seq)
+}
