@@ -134,6 +134,14 @@ impl Live {
     fn merge(&self, incoming: Vec<MessageView>) {
         self.messages.update(|list| {
             for m in incoming {
+                // an answer to a quote carries the quote's new status: show it on the quote itself
+                if let Some(q) = &m.quote {
+                    for earlier in list.iter_mut() {
+                        if let Some(eq) = earlier.quote.as_mut().filter(|eq| eq.id == q.id) {
+                            *eq = q.clone();
+                        }
+                    }
+                }
                 match list.binary_search_by_key(&m.seq, |x| x.seq) {
                     Ok(i) => list[i] = m,
                     Err(i) => list.insert(i, m),

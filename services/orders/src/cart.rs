@@ -261,7 +261,8 @@ impl Orders {
             };
             if product.status != ProductStatus::Published {
                 problem = Some("no longer for sale".into());
-            } else if let Some(stock) = product.stock.filter(|s| *s < quantity) {
+            } else if let Some(stock) = product.stock.filter(|s| *s < quantity && quote.is_none()) {
+                // (a quoted piece is made to order: the listing's stock does not limit it)
                 problem = Some(if stock == 0 { "out of stock".into() } else { format!("only {stock} left") });
             }
             out.push(PricedLine { id: r.try_get(0)?, quote, product, selections, quantity, unit, problem });

@@ -142,7 +142,9 @@ impl Orders {
         .execute(&mut *tx)
         .await?;
         for o in &orders {
-            let items: Vec<StockItem> = o.lines.iter().map(|l| StockItem { product_id: l.product_id.clone(), quantity: l.quantity }).collect();
+            // quoted pieces are made to order: they hold no stock
+            let items: Vec<StockItem> =
+                o.lines.iter().filter(|l| l.quote.is_none()).map(|l| StockItem { product_id: l.product_id.clone(), quantity: l.quantity }).collect();
             inventory::reserve(&mut tx, &o.id, &items).await?;
             let subtotal: i64 = o.lines.iter().map(|l| l.total).sum();
             let commission: i64 = o.lines.iter().map(|l| l.commission).sum();
