@@ -1,5 +1,5 @@
 import { expect, Page, test } from '@playwright/test';
-import { open, signIn } from './helpers';
+import { checkoutAndPay, open, signIn, signUp } from './helpers';
 
 async function productOf(dealer: Page): Promise<{ slug: string; title: string }> {
   const store = (await (await dealer.request.get('/api/v1/dealer/store')).json()).store;
@@ -17,13 +17,7 @@ test('a customer and a dealer chat live, agree on a quote, and the customer pays
 
   const customerCtx = await browser.newContext();
   const customer = await customerCtx.newPage();
-  await open(customer, '/sign-up');
-  const form = customer.getByTestId('sign-up-form');
-  await form.getByLabel('Your name').fill(buyer);
-  await form.getByLabel('Email').fill(`robin${stamp}@example.com`);
-  await form.getByLabel('Password (8 to 128 characters)').fill('robin password 1');
-  await form.getByRole('button', { name: 'Create account' }).click();
-  await expect(customer.getByTestId('welcome')).toContainText(buyer);
+  await signUp(customer, buyer, `robin${stamp}@example.com`, 'robin password 1');
 
   // --- the request, from the product page
   await open(customer, `/p/${p.slug}`);
@@ -58,16 +52,7 @@ test('a customer and a dealer chat live, agree on a quote, and the customer pays
 
   // --- checkout and the sandbox payment, as for any order
   await customer.getByTestId('go-checkout').click();
-  await customer.getByLabel('Full name').fill(buyer);
-  await customer.getByLabel('Street address').fill('9 Quay Street');
-  await customer.getByLabel('City').fill('Cork');
-  await customer.getByLabel('Postal code').fill('T12 ABC');
-  await customer.getByLabel('Country (two letters, e.g. DE)').fill('IE');
-  await customer.getByRole('button', { name: 'Place order and pay' }).click();
-  await expect(customer).toHaveURL(/\/pay\//);
-  await customer.getByTestId('card-number').fill('4242 4242 4242 4242');
-  await customer.getByTestId('pay-button').click();
-  await expect(customer.getByTestId('pay-result')).toContainText('Payment received', { timeout: 20_000 });
+  await checkoutAndPay(customer, buyer);
 
   // --- the dealer sees the order
   await open(dealer, '/dealer/orders');

@@ -12,17 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bench::{cleanup, fresh_database, ms, percentile};
+use bench::{arg, cleanup, free_port, fresh_database, ms, percentile};
 use futures::future::join_all;
 use serde_json::{json, Value};
 
-fn arg(name: &str) -> Option<String> {
-    std::env::args().skip_while(|a| a != name).nth(1)
-}
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(3999)
-}
 
 struct Run {
     per_sec: f64,

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bench::{ms, percentile};
+use bench::{arg, ms, percentile, rss_kib};
 use kernel::Db;
 use search::{SearchIndex, SearchQuery, Sort};
 
@@ -36,16 +36,7 @@ fn queries() -> Vec<(String, SearchQuery)> {
     out
 }
 
-fn arg(name: &str) -> Option<String> {
-    std::env::args().skip_while(|a| a != name).nth(1)
-}
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -177,6 +177,8 @@ async fn socket(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<St
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // small buffers: an idle socket should cost little (tungstenite's default read buffer is 128 KiB)
+        .read_buffer_size(MAX_FRAME_BYTES)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| async move {
