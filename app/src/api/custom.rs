@@ -121,3 +121,11 @@ pub async fn respond_quote(quote: String, accept: bool) -> Result<MessageView, A
     let m = cx.services.custom.respond(&p, &quote, accept).await.map_err(|e| err(&cx, e))?;
     mirror(&cx, m)
 }
+
+#[server]
+pub async fn decline_request(id: String, reason: String) -> Result<MessageView, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let m = cx.services.custom.decline_request(&p, &id, &reason).await.map_err(|e| err(&cx, e))?;
+    mirror(&cx, m)
+}

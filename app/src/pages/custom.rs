@@ -190,8 +190,10 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
     });
     let quote = ServerAction::<OfferQuote>::new();
     let respond = ServerAction::<RespondQuote>::new();
+    let decline = ServerAction::<DeclineRequest>::new();
     Effect::new(move |_| {
-        for m in [quote.value().get().and_then(|r| r.ok()), respond.value().get().and_then(|r| r.ok())].into_iter().flatten() {
+        let answers = [quote.value().get().and_then(|r| r.ok()), respond.value().get().and_then(|r| r.ok()), decline.value().get().and_then(|r| r.ok())];
+        for m in answers.into_iter().flatten() {
             live.merge(vec![m]);
         }
     });
@@ -221,6 +223,7 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
     let read_only = t.read_only;
     let thread_id = t.id.clone();
     let qv = quote.value();
+    let decline_id = t.id.clone();
     view! {
         <PageTitle title=t.product_title.clone() subtitle=if is_dealer { "Custom request from a customer".to_owned() } else { "Your custom request".to_owned() } />
         <div class="mb-3 flex flex-wrap items-center gap-3 text-sm">
@@ -271,6 +274,12 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
                     {move || field_error(qv, "price").get().map(|e| view! { <p class="text-xs text-red-700">{e}</p> })}
                     <label class="mt-2 block text-sm font-medium">"What you will make"<textarea name="spec" rows="2" maxlength="1000" required=true class=INPUT data-testid="quote-spec"></textarea></label>
                     <div class="mt-3"><SubmitButton label="Send quote" pending=quote.pending() /></div>
+                </ActionForm>
+                <ErrorBanner error=form_error(decline.value()) />
+                <ActionForm action=decline attr:class="mt-4 border-t border-stone-200 pt-4">
+                    <input type="hidden" name="id" value=decline_id />
+                    <label class="block text-sm font-medium">"Or decline the request (optional reason)"<input name="reason" maxlength="500" class=INPUT data-testid="decline-reason" /></label>
+                    <button type="submit" class=format!("{BTN2} mt-2") data-testid="decline-request">"Decline request"</button>
                 </ActionForm>
             </Card>
         })}

@@ -94,6 +94,7 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/messages", get(messages).post(post_message))
         .route("/threads/{id}/quotes", post(quote))
         .route("/threads/{id}/read", post(read))
+        .route("/threads/{id}/decline", post(decline_request))
         .route("/threads/{id}/ws", get(socket))
         .route("/quotes/{id}/accept", post(accept))
         .route("/quotes/{id}/decline", post(decline))
@@ -158,6 +159,17 @@ async fn accept(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<St
 
 async fn decline(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>) -> ApiResult<Json<customization::MessageView>> {
     Ok(Json(st.custom.respond(&p, &id, false).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclineBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decline_request(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, ApiJson(b): ApiJson<DeclineBody>) -> ApiResult<Json<customization::MessageView>> {
+    Ok(Json(st.custom.decline_request(&p, &id, &b.reason).await?))
 }
 
 #[derive(Deserialize)]

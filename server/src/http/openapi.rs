@@ -182,6 +182,7 @@ fn orders_paths() -> Value {
             "post": with(op("Post a message (at most 2,000 characters, 30 a minute)", "customization", Some("Object"), Some("Object"), "201", false), vec![id("id")])
         },
         "/threads/{id}/quotes": { "post": with(op("The dealer's quote: price, lead time, specification, validity", "customization", Some("Object"), Some("Object"), "201", false), vec![id("id")]) },
+        "/threads/{id}/decline": { "post": with(op("The dealer declines the request (open quotes lapse)", "customization", Some("Object"), Some("Object"), "200", false), vec![id("id")]) },
         "/threads/{id}/read": { "post": with(op("Mark read up to a message", "customization", Some("Object"), None, "204", false), vec![id("id")]) },
         "/threads/{id}/ws": { "get": { "summary": "The live thread (WebSocket; `after` resumes from a message number)", "tags": ["customization"],
             "parameters": [id("id"), { "name": "after", "in": "query", "schema": { "type": "integer" } }],

@@ -80,6 +80,8 @@ both!(service_endpoints, |app: TestApp| async move {
         "/payments/webhooks/{provider}", "/sandbox/payment_intents/{id}/confirm", "/sandbox/payment_intents/{id}/authenticate",
         "/orders", "/orders/{id}", "/orders/{id}/cancel", "/orders/{id}/received", "/orders/{id}/lines/{line}/review",
         "/dealer/orders", "/dealer/orders/{id}/{action}", "/dealer/balance", "/products/{slug}/reviews",
+        "/threads", "/threads/{id}", "/threads/{id}/messages", "/threads/{id}/quotes", "/threads/{id}/decline", "/threads/{id}/ws",
+        "/quotes/{id}/accept", "/quotes/{id}/decline",
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }

@@ -210,6 +210,25 @@ both!(an_expired_quote_cannot_be_accepted, |app: TestApp| async move {
     assert_eq!(cart["item_count"], 0, "nothing reached the cart");
 });
 
+both!(a_dealer_declines_a_request, |app: TestApp| async move {
+    let (dealer, _p, slug) = dealer_with_product(&app, "declines", "80.00", None).await;
+    let customer = app.sign_up(&unique_email("declined"), "custom password", "customer").await;
+    let thread = open_request(&app, &customer, &slug).await;
+    let res = app.post_json(&format!("/api/v1/threads/{thread}/quotes"), &json!({ "price": "99.00", "lead_time_days": 5, "spec": "As asked" }), Some(&dealer.token)).await;
+    let quote_id = res.json::<Value>().await.expect("json")["quote"]["id"].as_str().expect("quote").to_owned();
+    assert_eq!(app.post_json(&format!("/api/v1/threads/{thread}/decline"), &json!({}), Some(&customer.token)).await.status(), StatusCode::FORBIDDEN);
+    let res = app.post_json(&format!("/api/v1/threads/{thread}/decline"), &json!({ "reason": "Fully booked until June" }), Some(&dealer.token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let t: Value = app.get(&format!("/api/v1/threads/{thread}"), Some(&customer.token)).await.json().await.expect("json");
+    assert_eq!(t["status"], "declined");
+    let (status, _) = error_of(app.post_json(&format!("/api/v1/quotes/{quote_id}/accept"), &json!({}), Some(&customer.token)).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "the open quote lapsed with the request");
+    let (status, _) = error_of(app.post_json(&format!("/api/v1/threads/{thread}/decline"), &json!({}), Some(&dealer.token)).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "declined once");
+    let inbox: Value = app.get("/api/v1/threads?status=declined", Some(&customer.token)).await.json().await.expect("json");
+    assert_eq!(inbox["threads"].as_array().map(Vec::len), Some(1));
+});
+
 /// Two instances on one PostgreSQL database: the customer on A, the dealer on B.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn messages_cross_instances_on_postgres() {

@@ -26,3 +26,4 @@ thread_event!(QuoteOffered, "customization.QuoteOffered", { quote_id: String, cu
 thread_event!(QuoteAccepted, "customization.QuoteAccepted", { quote_id: String, customer_id: String });
 thread_event!(QuoteDeclined, "customization.QuoteDeclined", { quote_id: String });
 thread_event!(QuoteExpired, "customization.QuoteExpired", { quote_id: String });
+thread_event!(RequestDeclined, "customization.RequestDeclined", { customer_id: String, reason: String });

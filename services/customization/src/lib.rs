@@ -559,6 +559,35 @@ impl Customization {
         self.publish(&thread_id, seq).await
     }
 
+    /// The dealer turns the request down (with a reason); open quotes lapse. Not after acceptance.
+    pub async fn decline_request(&self, p: &Principal, id: &str, reason: &str) -> Result<MessageView, CustomError> {
+        let (is_dealer, _) = self.access(p, id).await?;
+        if !is_dealer {
+            return Err(CustomError::Forbidden);
+        }
+        let reason = reason.trim().chars().take(500).collect::<String>();
+        if reason.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(CustomError::invalid("reason", "the reason contains control characters"));
+        }
+        let r = self.thread_row(id).await?;
+        let now = Timestamp::now().0;
+        let mut tx = self.db.begin().await?;
+        let n = sqlx::query("UPDATE custom_thread SET status = 'declined' WHERE thread_id = $1 AND status NOT IN ('accepted', 'declined')")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(CustomError::Conflict(format!("this request is {} and cannot be declined", r.try_get::<String, _>("status")?.replace('_', " "))));
+        }
+        sqlx::query("UPDATE custom_quote SET status = 'superseded', updated_at = $1 WHERE thread_id = $2 AND status = 'offered'").bind(now).bind(id).execute(&mut *tx).await?;
+        let body = if reason.is_empty() { "The maker declined this request.".to_owned() } else { format!("The maker declined this request: {reason}") };
+        let seq = append_message(&mut tx, id, &p.user.id.to_string(), "system", &body, None).await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&RequestDeclined { thread_id: id.to_owned(), customer_id: r.try_get("customer_id")?, reason })).await?;
+        tx.commit().await?;
+        self.publish(id, seq).await
+    }
+
     /// Marks offered quotes past their expiry as expired (with a message and an event). Returns how many.
     pub async fn expire_due(&self) -> Result<usize, CustomError> {
         let now = Timestamp::now().0;

@@ -130,11 +130,19 @@ fn message_for(e: &StoredEvent) -> Option<Message> {
             body: "Accept it to put the piece in your cart at the quoted price, or answer the maker.".into(),
             link: Some("/requests"),
         }),
+        "customization.RequestDeclined" => Some(Message {
+            account_id: str_field(e, "customer_id")?.to_owned(),
+            kind: "custom_request",
+            title: "The maker declined your request".into(),
+            body: str_field(e, "reason").filter(|r| !r.is_empty()).unwrap_or("No reason was given.").to_owned(),
+            link: Some("/requests"),
+        }),
         _ => None,
     }
 }
 
-const SUBSCRIPTIONS: [&str; 10] = [
+const SUBSCRIPTIONS: [&str; 11] = [
+    "customization.RequestDeclined",
     "customization.CustomizationRequested",
     "customization.MessagePosted",
     "customization.QuoteOffered",
