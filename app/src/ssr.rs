@@ -163,6 +163,12 @@ impl Ctx {
         }
     }
 
+    /// A service's view as the page's mirror type (same field names; the wasm side cannot depend on
+    /// the service crates).
+    pub fn mirror<T: serde::Serialize, U: serde::de::DeserializeOwned>(&self, v: T) -> Result<U, AppError> {
+        serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| self.internal(e))
+    }
+
     /// Maps an orders error like [`Ctx::err`] does for accounts.
     pub fn orders_err(&self, e: orders::OrdersError) -> AppError {
         if let orders::OrdersError::Internal(m) = &e {

@@ -56,11 +56,6 @@ fn err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
     out
 }
 
-#[cfg(feature = "ssr")]
-fn mirror<T: serde::Serialize, U: serde::de::DeserializeOwned>(cx: &crate::ssr::Ctx, v: T) -> Result<U, AppError> {
-    serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| cx.internal(e))
-}
-
 #[server]
 pub async fn request_customization(product: String, text: String, budget: String, deadline: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get();
@@ -75,7 +70,7 @@ pub async fn my_threads(status: String) -> Result<(String, Vec<ThreadView>), App
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.custom.inbox(&p, Some(status.as_str())).await.map_err(|e| err(&cx, e))?;
-    Ok((p.user.id.to_string(), mirror(&cx, v)?))
+    Ok((p.user.id.to_string(), cx.mirror(v)?))
 }
 
 /// The thread, the latest page of messages, and who is looking.
@@ -86,7 +81,7 @@ pub async fn thread_detail(id: String) -> Result<(ThreadView, Vec<MessageView>, 
     let c = &cx.services.custom;
     let t = c.thread(&p, &id).await.map_err(|e| err(&cx, e))?;
     let m = c.messages(&p, &id, None, None).await.map_err(|e| err(&cx, e))?;
-    Ok((mirror(&cx, t)?, mirror(&cx, m)?, p.user.id.to_string()))
+    Ok((cx.mirror(t)?, cx.mirror(m)?, p.user.id.to_string()))
 }
 
 #[server]
@@ -94,7 +89,7 @@ pub async fn older_messages(id: String, before: i64) -> Result<Vec<MessageView>,
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let m = cx.services.custom.messages(&p, &id, None, Some(before)).await.map_err(|e| err(&cx, e))?;
-    mirror(&cx, m)
+    cx.mirror(m)
 }
 
 #[server]
@@ -102,7 +97,7 @@ pub async fn post_thread_message(id: String, body: String) -> Result<MessageView
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let m = cx.services.custom.post(&p, &id, &body).await.map_err(|e| err(&cx, e))?;
-    mirror(&cx, m)
+    cx.mirror(m)
 }
 
 #[server]
@@ -111,7 +106,7 @@ pub async fn offer_quote(id: String, price: String, lead_time_days: i64, spec: S
     let p = cx.principal().await?;
     let q = customization::QuoteInput { price, lead_time_days, spec, valid_days };
     let m = cx.services.custom.offer_quote(&p, &id, &q).await.map_err(|e| err(&cx, e))?;
-    mirror(&cx, m)
+    cx.mirror(m)
 }
 
 #[server]
@@ -119,7 +114,7 @@ pub async fn respond_quote(quote: String, accept: bool) -> Result<MessageView, A
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let m = cx.services.custom.respond(&p, &quote, accept).await.map_err(|e| err(&cx, e))?;
-    mirror(&cx, m)
+    cx.mirror(m)
 }
 
 #[server]
@@ -127,5 +122,5 @@ pub async fn decline_request(id: String, reason: String) -> Result<MessageView, 
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let m = cx.services.custom.decline_request(&p, &id, &reason).await.map_err(|e| err(&cx, e))?;
-    mirror(&cx, m)
+    cx.mirror(m)
 }

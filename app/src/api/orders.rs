@@ -178,11 +178,6 @@ pub struct Balance {
 mod glue {
     use crate::{ssr::Ctx, AppError};
 
-    /// Service view → page view (same field names).
-    pub fn mirror<T: serde::Serialize, U: serde::de::DeserializeOwned>(cx: &Ctx, v: T) -> Result<U, AppError> {
-        serde_json::to_value(v).and_then(serde_json::from_value).map_err(|e| cx.internal(e))
-    }
-
     /// The sandbox and the payment intent of the caller's own checkout (its client secret included).
     pub async fn sandbox_intent(cx: &Ctx, checkout: &str) -> Result<(orders::payments::sandbox::Sandbox, String, String), AppError> {
         let p = cx.principal().await?;
@@ -216,7 +211,7 @@ pub async fn get_cart() -> Result<CartView, AppError> {
     let cx = crate::ssr::Ctx::get();
     let o = glue::owner(&cx, false).await?;
     let v = cx.services.orders.cart(&o).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -236,7 +231,7 @@ pub async fn add_to_cart(product: String, #[server(default)] options: Vec<Choice
         quantity,
     };
     let v = cx.services.orders.add_to_cart(&o, &input).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -244,7 +239,7 @@ pub async fn set_cart_quantity(item: String, quantity: i64) -> Result<CartView, 
     let cx = crate::ssr::Ctx::get();
     let o = glue::owner(&cx, false).await?;
     let v = cx.services.orders.set_cart_quantity(&o, &item, quantity).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -252,7 +247,7 @@ pub async fn remove_cart_item(item: String) -> Result<CartView, AppError> {
     let cx = crate::ssr::Ctx::get();
     let o = glue::owner(&cx, false).await?;
     let v = cx.services.orders.remove_from_cart(&o, &item).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 /// Places the order (the whole cart) and answers with the checkout id; the form's idempotency key
@@ -269,13 +264,10 @@ pub async fn place_order(
 ) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
-    let input = orders::CheckoutInput { shipping_address: orders::Address { name, line1, line2, city, postal_code, country } };
-    let body = serde_json::to_vec(&input.shipping_address).unwrap_or_default();
-    let hash = orders::idempotency::request_hash("checkout", &body);
-    let scope = format!("checkout:{}", p.user.id);
+    let address = orders::Address { name, line1, line2, city, postal_code, country };
+    let body = serde_json::to_vec(&serde_json::json!({ "shipping_address": address })).map_err(|e| cx.internal(e))?;
     let key = (!idempotency_key.is_empty()).then_some(idempotency_key);
-    let o = cx.services.orders.clone();
-    let v = o.idempotent(&scope, key.as_deref(), &hash, async { o.checkout(&p, &input).await }).await.map_err(|e| cx.orders_err(e))?;
+    let v = cx.services.orders.checkout_request(&p, key.as_deref(), &body).await.map_err(|e| cx.orders_err(e))?;
     Ok(v.id)
 }
 
@@ -284,7 +276,7 @@ pub async fn checkout_status(id: String) -> Result<CheckoutView, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.checkout_view(&p, &id).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -292,7 +284,7 @@ pub async fn cancel_checkout(id: String) -> Result<CheckoutView, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.cancel_checkout(&p, &id).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 /// The sandbox's card form: the card goes to the sandbox provider, never into our records.
@@ -325,7 +317,7 @@ pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.my_orders(&p).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -333,7 +325,7 @@ pub async fn order_detail(id: String) -> Result<OrderView, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.order(&p, &id).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 /// One move of an order: the dealer's (accept, decline, start_production, ship, deliver) or the
@@ -354,7 +346,7 @@ pub async fn order_action(id: String, action: String, carrier: String, tracking_
         _ => return Err(AppError::new("invalid_input", "unknown action")),
     };
     let v = res.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -363,14 +355,14 @@ pub async fn save_review(order: String, line: String, product_rating: i64, deale
     let p = cx.principal().await?;
     let input = orders::ReviewInput { product_rating, dealer_rating, body };
     let v = cx.services.orders.save_review(&p, &order, &line, &input).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
 pub async fn product_reviews(product_id: String) -> Result<Vec<ReviewView>, AppError> {
     let cx = crate::ssr::Ctx::get();
     let v = cx.services.orders.product_reviews(&product_id, 20).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -378,7 +370,7 @@ pub async fn dealer_queue(status: String) -> Result<Vec<OrderSummary>, AppError>
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.dealer_orders(&p, Some(status.as_str())).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 #[server]
@@ -386,7 +378,7 @@ pub async fn dealer_balance() -> Result<Balance, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.balance(&p).await.map_err(|e| cx.orders_err(e))?;
-    glue::mirror(&cx, v)
+    cx.mirror(v)
 }
 
 /// The checkout page's data: the cart as it is now, and a fresh Idempotency-Key for its form.
@@ -395,5 +387,5 @@ pub async fn checkout_form() -> Result<(CartView, String), AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let v = cx.services.orders.cart(&orders::CartOwner::User(p.user.id.to_string())).await.map_err(|e| cx.orders_err(e))?;
-    Ok((glue::mirror(&cx, v)?, orders::cart::new_guest_token()))
+    Ok((cx.mirror(v)?, orders::idempotency::new_key()))
 }

@@ -62,10 +62,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// For a scheduler in serverless mode: handles every due event and saga step, then answers with
 /// how many. Guarded by `BESPOKE_EVENTS__DRAIN_SECRET` (404 while it is unset).
 async fn events_drain(State(state): State<AppState>, headers: axum::http::HeaderMap) -> impl IntoResponse {
@@ -74,7 +70,7 @@ async fn events_drain(State(state): State<AppState>, headers: axum::http::Header
         return error::ApiError::not_found("endpoint").into_response();
     };
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), secret.expose().as_bytes())) {
+    if !given.is_some_and(|g| kernel::constant_time_eq(g.as_bytes(), secret.expose().as_bytes())) {
         return error::ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid drain secret is required").into_response();
     }
     match drain(&state, std::time::Duration::from_secs(25)).await {

@@ -11,7 +11,7 @@ use axum::{
     Json, Router,
 };
 use orders::{
-    idempotency::request_hash, CartAdd, CartOwner, CheckoutInput, DealerAction, OrdersError, ReviewInput, WebhookOutcome,
+    idempotency::request_hash, CartAdd, CartOwner, DealerAction, OrdersError, ReviewInput, WebhookOutcome,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -177,15 +177,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
 /// `POST /checkout` — the whole cart, one payment; `Idempotency-Key` makes a retry safe.
 async fn checkout(State(st): State<AppState>, Caller(p): Caller, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
-    let hash = request_hash("checkout", &body);
-    let scope = format!("checkout:{}", p.user.id);
-    let view = st
-        .orders
-        .idempotent(&scope, key.as_deref(), &hash, async {
-            let input: CheckoutInput = serde_json::from_slice(&body).map_err(|e| OrdersError::invalid("body", format!("the body is not a checkout: {e}")))?;
-            st.orders.checkout(&p, &input).await
-        })
-        .await?;
+    let view = st.orders.checkout_request(&p, key.as_deref(), &body).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 

@@ -63,11 +63,7 @@ pub fn matching_step(key: &[u8], code: &str, unix_seconds: u64) -> Option<u64> {
     let now = step_at(unix_seconds);
     [now, now.saturating_sub(1), now + 1]
         .into_iter()
-        .find(|&s| constant_time_eq(hotp(Algorithm::Sha1, key, s, DIGITS).as_bytes(), code.as_bytes()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .find(|&s| kernel::constant_time_eq(hotp(Algorithm::Sha1, key, s, DIGITS).as_bytes(), code.as_bytes()))
 }
 
 /// A fresh 160-bit secret (RFC 4226 recommends at least 128 bits), base32 without padding.

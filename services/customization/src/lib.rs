@@ -188,7 +188,10 @@ fn clean_text(field: &str, v: &str, max: usize, what: &str) -> Result<String, Cu
     Ok(t.to_owned())
 }
 
-const THREAD_COLS: &str = "thread_id, customer_id, dealer_id, product_id, product_title, request_text, budget_minor, currency, deadline, status, last_seq, updated_at";
+/// A thread with the viewer's read position (`$1` = the viewer's id).
+const THREAD_SELECT: &str = "SELECT t.thread_id, t.customer_id, t.dealer_id, t.product_id, t.product_title, t.request_text, t.budget_minor, \
+     t.currency, t.deadline, t.status, t.last_seq, t.updated_at, COALESCE(r.last_read_seq, 0) AS last_read \
+     FROM custom_thread t LEFT JOIN custom_read r ON r.thread_id = t.thread_id AND r.user_id = $1";
 
 impl Customization {
     pub fn new(db: Db, hub: Hub, catalog: Catalog, orders: Orders) -> Self {
@@ -256,68 +259,67 @@ impl Customization {
         self.thread(p, &id).await
     }
 
-    async fn thread_row(&self, id: &str) -> Result<sqlx::any::AnyRow, CustomError> {
-        sqlx::query(&format!("SELECT {THREAD_COLS} FROM custom_thread WHERE thread_id = $1"))
+    /// Who may see the thread: its two participants, and admins (read-only, audited). Everyone else
+    /// gets "not found", so a forged id reveals nothing. Returns (viewer is the dealer, read-only, the row).
+    async fn authorize(&self, p: &Principal, id: &str) -> Result<(bool, bool, sqlx::any::AnyRow), CustomError> {
+        let me = p.user.id.to_string();
+        let r = sqlx::query(&format!("{THREAD_SELECT} WHERE t.thread_id = $2"))
+            .bind(&me)
             .bind(id)
             .fetch_optional(self.db.reader())
             .await?
-            .ok_or(CustomError::NotFound)
-    }
-
-    /// Who may see the thread: its two participants, and admins (read-only, audited). Everyone else
-    /// gets "not found", so a forged id reveals nothing.
-    pub async fn access(&self, p: &Principal, id: &str) -> Result<(bool, bool), CustomError> {
-        let r = self.thread_row(id).await?;
-        let me = p.user.id.to_string();
+            .ok_or(CustomError::NotFound)?;
         let customer: String = r.try_get("customer_id")?;
         let dealer: String = r.try_get("dealer_id")?;
         if me == dealer {
-            return Ok((true, false));
+            return Ok((true, false, r));
         }
         if me == customer {
-            return Ok((false, false));
+            return Ok((false, false, r));
         }
         if p.user.role == Role::Admin {
             tracing::info!(target: "audit", admin = %me, thread_id = id, "admin read a customization thread");
-            return Ok((false, true));
+            return Ok((false, true, r));
         }
         Err(CustomError::NotFound)
     }
 
+    /// (viewer is the dealer, read-only) — see [`Customization::authorize`].
+    pub async fn access(&self, p: &Principal, id: &str) -> Result<(bool, bool), CustomError> {
+        self.authorize(p, id).await.map(|(dealer, read_only, _)| (dealer, read_only))
+    }
+
     pub async fn thread(&self, p: &Principal, id: &str) -> Result<ThreadView, CustomError> {
-        let (is_dealer, read_only) = self.access(p, id).await?;
-        let r = self.thread_row(id).await?;
-        self.view(p, &r, is_dealer, read_only).await
+        let (is_dealer, read_only, r) = self.authorize(p, id).await?;
+        view(&r, is_dealer, read_only)
     }
+}
 
-    async fn view(&self, p: &Principal, r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<ThreadView, CustomError> {
-        let id: String = r.try_get("thread_id")?;
-        let last_seq: i64 = r.try_get("last_seq")?;
-        let read: Option<i64> = sqlx::query_scalar("SELECT last_read_seq FROM custom_read WHERE thread_id = $1 AND user_id = $2")
-            .bind(&id)
-            .bind(p.user.id.to_string())
-            .fetch_optional(self.db.reader())
-            .await?;
-        let currency: String = r.try_get("currency")?;
-        let c = Currency::parse(&currency).unwrap_or(Currency::EUR);
-        Ok(ThreadView {
-            customer_id: r.try_get("customer_id")?,
-            dealer_id: r.try_get("dealer_id")?,
-            product_id: r.try_get("product_id")?,
-            product_title: r.try_get("product_title")?,
-            request_text: r.try_get("request_text")?,
-            budget: r.try_get::<Option<i64>, _>("budget_minor")?.map(|b| Money::new(b, c).to_string()),
-            deadline: r.try_get("deadline")?,
-            status: r.try_get("status")?,
-            unread: (last_seq - read.unwrap_or(0)).max(0),
-            last_seq,
-            viewer_is_dealer: is_dealer,
-            read_only,
-            updated_at: iso(r.try_get("updated_at")?),
-            id,
-        })
-    }
+fn view(r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<ThreadView, CustomError> {
+    let id: String = r.try_get("thread_id")?;
+    let last_seq: i64 = r.try_get("last_seq")?;
+    let read: i64 = r.try_get("last_read")?;
+    let currency: String = r.try_get("currency")?;
+    let c = Currency::parse(&currency).unwrap_or(Currency::EUR);
+    Ok(ThreadView {
+        customer_id: r.try_get("customer_id")?,
+        dealer_id: r.try_get("dealer_id")?,
+        product_id: r.try_get("product_id")?,
+        product_title: r.try_get("product_title")?,
+        request_text: r.try_get("request_text")?,
+        budget: r.try_get::<Option<i64>, _>("budget_minor")?.map(|b| Money::new(b, c).to_string()),
+        deadline: r.try_get("deadline")?,
+        status: r.try_get("status")?,
+        unread: (last_seq - read).max(0),
+        last_seq,
+        viewer_is_dealer: is_dealer,
+        read_only,
+        updated_at: iso(r.try_get("updated_at")?),
+        id,
+    })
+}
 
+impl Customization {
     /// The viewer's threads (as customer and as dealer), newest activity first; optionally one status.
     pub async fn inbox(&self, p: &Principal, status: Option<&str>) -> Result<Vec<ThreadView>, CustomError> {
         let me = p.user.id.to_string();
@@ -328,7 +330,7 @@ impl Customization {
             }
         }
         let rows = sqlx::query(&format!(
-            "SELECT {THREAD_COLS} FROM custom_thread WHERE (customer_id = $1 OR dealer_id = $1) AND ($2 = '' OR status = $2) ORDER BY updated_at DESC LIMIT 200"
+            "{THREAD_SELECT} WHERE (t.customer_id = $1 OR t.dealer_id = $1) AND ($2 = '' OR t.status = $2) ORDER BY t.updated_at DESC LIMIT 200"
         ))
         .bind(&me)
         .bind(status.unwrap_or(""))
@@ -337,7 +339,7 @@ impl Customization {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let dealer: String = r.try_get("dealer_id")?;
-            out.push(self.view(p, r, dealer == me, false).await?);
+            out.push(view(r, dealer == me, false)?);
         }
         Ok(out)
     }
@@ -419,7 +421,7 @@ impl Customization {
 
     /// Posts a text message (participants only; admins read only), rate limited per person.
     pub async fn post(&self, p: &Principal, id: &str, body: &str) -> Result<MessageView, CustomError> {
-        let (is_dealer, read_only) = self.access(p, id).await?;
+        let (is_dealer, read_only, t) = self.authorize(p, id).await?;
         if read_only {
             return Err(CustomError::Forbidden);
         }
@@ -433,7 +435,6 @@ impl Customization {
         if recent >= MAX_MESSAGES_PER_MINUTE {
             return Err(CustomError::Throttled);
         }
-        let t = self.thread_row(id).await?;
         let recipient: String = if is_dealer { t.try_get("customer_id")? } else { t.try_get("dealer_id")? };
         let mut tx = self.db.begin().await?;
         let seq = append_message(&mut tx, id, &me, "text", &body, None).await?;
@@ -449,12 +450,11 @@ impl Customization {
 
     /// The dealer's quote: price, lead time, specification, validity.
     pub async fn offer_quote(&self, p: &Principal, id: &str, q: &QuoteInput) -> Result<MessageView, CustomError> {
-        let (is_dealer, _) = self.access(p, id).await?;
+        let (is_dealer, _, r) = self.authorize(p, id).await?;
         if !is_dealer {
             return Err(CustomError::Forbidden);
         }
         p.require_dealer().map_err(|_| CustomError::Forbidden)?;
-        let r = self.thread_row(id).await?;
         let status: String = r.try_get("status")?;
         if status == "accepted" {
             return Err(CustomError::Conflict("a quote was already accepted in this thread".into()));
@@ -509,7 +509,7 @@ impl Customization {
             .await?
             .ok_or(CustomError::NotFound)?;
         let thread_id: String = r.try_get(0)?;
-        let (is_dealer, read_only) = self.access(p, &thread_id).await?;
+        let (is_dealer, read_only, t) = self.authorize(p, &thread_id).await?;
         if is_dealer || read_only {
             return Err(CustomError::Forbidden);
         }
@@ -524,7 +524,6 @@ impl Customization {
         }
         let price: i64 = r.try_get(1)?;
         let spec: String = r.try_get(2)?;
-        let t = self.thread_row(&thread_id).await?;
         let product_id: String = t.try_get("product_id")?;
         let me = p.user.id.to_string();
         let now = Timestamp::now().0;
@@ -561,7 +560,7 @@ impl Customization {
 
     /// The dealer turns the request down (with a reason); open quotes lapse. Not after acceptance.
     pub async fn decline_request(&self, p: &Principal, id: &str, reason: &str) -> Result<MessageView, CustomError> {
-        let (is_dealer, _) = self.access(p, id).await?;
+        let (is_dealer, _, r) = self.authorize(p, id).await?;
         if !is_dealer {
             return Err(CustomError::Forbidden);
         }
@@ -569,7 +568,6 @@ impl Customization {
         if reason.chars().any(|c| c.is_control() && c != '\n') {
             return Err(CustomError::invalid("reason", "the reason contains control characters"));
         }
-        let r = self.thread_row(id).await?;
         let now = Timestamp::now().0;
         let mut tx = self.db.begin().await?;
         let n = sqlx::query("UPDATE custom_thread SET status = 'declined' WHERE thread_id = $1 AND status NOT IN ('accepted', 'declined')")

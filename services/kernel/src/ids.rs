@@ -41,6 +41,14 @@ macro_rules! typed_id {
 
 typed_id!(EventId);
 
+/// `bytes` random bytes from the operating system, as lowercase hex (tokens, keys, provider ids).
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    Hex(&b).to_string()
+}
+
 /// Hex helper used by ids and tokens.
 pub struct Hex<'a>(pub &'a [u8]);
 

@@ -14,3 +14,8 @@ pub mod time;
 pub use db::{Backend, Db, DbError, Tx};
 pub use money::{Currency, Money, MoneyError};
 pub use time::Timestamp;
+
+/// Compares two secrets without returning early, so the time taken says nothing about where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

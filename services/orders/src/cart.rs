@@ -35,10 +35,7 @@ impl CartOwner {
 
 /// A fresh guest cart token (128 random bits, hex).
 pub fn new_guest_token() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
+    kernel::ids::random_hex(16)
 }
 
 pub fn valid_guest_token(t: &str) -> bool {

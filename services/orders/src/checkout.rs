@@ -71,6 +71,18 @@ pub enum WebhookOutcome {
 }
 
 impl Orders {
+    /// A checkout request as sent (its JSON body) under an optional Idempotency-Key: parsed and run once
+    /// per caller and key, the first answer replayed — the rule the API and the page both follow.
+    pub async fn checkout_request(&self, p: &Principal, key: Option<&str>, body: &[u8]) -> Result<CheckoutView, OrdersError> {
+        let hash = crate::idempotency::request_hash("checkout", body);
+        let scope = format!("checkout:{}", p.user.id);
+        self.idempotent(&scope, key, &hash, async {
+            let input: CheckoutInput = serde_json::from_slice(body).map_err(|e| OrdersError::invalid("body", format!("the body is not a checkout: {e}")))?;
+            self.checkout(p, &input).await
+        })
+        .await
+    }
+
     pub async fn checkout(&self, p: &Principal, input: &CheckoutInput) -> Result<CheckoutView, OrdersError> {
         let address = input.shipping_address.validate()?;
         let customer_id = p.user.id.to_string();
@@ -539,11 +551,11 @@ impl Orders {
         if !fresh {
             return Ok(WebhookOutcome::Duplicate);
         }
-        let mut late_refund = None;
+        let mut late = false;
         let mut checkout = None;
         let outcome = match &event.kind {
             WebhookKind::Intent { intent_id, status } => {
-                let row = sqlx::query("SELECT p.payment_id, p.checkout_id, c.status, p.amount_minor, p.currency FROM payment p JOIN checkout c ON c.checkout_id = p.checkout_id WHERE p.provider_ref = $1")
+                let row = sqlx::query("SELECT p.payment_id, p.checkout_id, c.status FROM payment p JOIN checkout c ON c.checkout_id = p.checkout_id WHERE p.provider_ref = $1")
                     .bind(intent_id)
                     .fetch_optional(&mut *tx)
                     .await
@@ -575,10 +587,7 @@ impl Orders {
                         .await
                         .map_err(internal)?
                         .rows_affected();
-                        if n == 1 && *status == IntentStatus::Succeeded && checkout_status != "pending_payment" && checkout_status != "paid" {
-                            let currency = kernel::Currency::parse(&r.try_get::<String, _>(4).map_err(internal)?).unwrap_or(kernel::Currency::EUR);
-                            late_refund = Some((intent_id.clone(), Money::new(r.try_get(3).map_err(internal)?, currency), payment_id.clone()));
-                        }
+                        late = n == 1 && *status == IntentStatus::Succeeded && checkout_status != "pending_payment" && checkout_status != "paid";
                         checkout = Some(checkout_id);
                         WebhookOutcome::Applied
                     }
@@ -600,20 +609,12 @@ impl Orders {
         tx.commit().await.map_err(internal)?;
         if let Some(c) = checkout {
             self.nudge_checkout(&c).await;
-        }
-        if let Some((intent, amount, payment_id)) = late_refund {
-            // the money arrived after the checkout was given up: give it back
-            tracing::warn!(%intent, "payment succeeded after its checkout ended; refunding");
-            let req = RefundRequest { provider_ref: intent, amount, idempotency_key: format!("bespoke-late-{payment_id}"), order_id: String::new() };
-            match self.inner.provider.refund(&req).await {
-                Ok(_) => {
-                    let _ = sqlx::query("UPDATE payment SET refunded_minor = amount_minor, updated_at = $1 WHERE payment_id = $2")
-                        .bind(Timestamp::now().0)
-                        .bind(&payment_id)
-                        .execute(self.db().writer())
-                        .await;
+            if late {
+                // the money arrived after the checkout was given up: give it back (the saga's path)
+                tracing::warn!(checkout_id = %c, "payment succeeded after its checkout ended; refunding");
+                if let Err(e) = self.refund_if_paid(&c).await {
+                    tracing::error!(error = %e, "refunding a late payment failed; refund it by hand");
                 }
-                Err(e) => tracing::error!(error = %e, "refunding a late payment failed; refund it by hand"),
             }
         }
         Ok(outcome)

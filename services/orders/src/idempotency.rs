@@ -28,6 +28,11 @@ pub fn request_hash(route: &str, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
+/// A fresh key for a form that may be submitted twice (the page's checkout form).
+pub fn new_key() -> String {
+    kernel::ids::random_hex(16)
+}
+
 pub fn check_key(key: &str) -> Result<(), OrdersError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(OrdersError::invalid("Idempotency-Key", format!("use 1 to {MAX_KEY_LEN} printable ASCII characters, e.g. a UUID")));

@@ -81,7 +81,6 @@ impl Orders {
         let commission: i64 = r.try_get(13)?;
         let has_custom = r.try_get::<i64, _>(16)? == 1;
         let reviews = self.reviews_of_order(order_id).await?;
-        let now = Timestamp::now().0;
         let lines = sqlx::query(
             "SELECT order_line_id, product_id, product_slug, title, options_label, quantity, unit_price_minor, line_total_minor, commission_minor, made_to_order, thread_id \
              FROM order_line WHERE order_id = $1 ORDER BY position",
@@ -143,7 +142,6 @@ impl Orders {
                 actions.push("review");
             }
         }
-        let _ = now;
         Ok(OrderView {
             id: r.try_get(0)?,
             number: r.try_get(1)?,

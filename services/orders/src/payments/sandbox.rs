@@ -47,16 +47,6 @@ pub struct SandboxIntent {
     pub failure: Option<String>,
 }
 
-fn random_token(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut b = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 impl Sandbox {
     pub fn new(db: Db, webhook_secret: String) -> Self {
@@ -93,7 +83,7 @@ impl Sandbox {
             .await?
             .ok_or(OrdersError::NotFound)?;
         let secret: String = row.try_get(0)?;
-        if !constant_time_eq(secret.as_bytes(), client_secret.as_bytes()) {
+        if !kernel::constant_time_eq(secret.as_bytes(), client_secret.as_bytes()) {
             return Err(OrdersError::invalid("client_secret", "the client secret does not belong to this payment"));
         }
         Ok(row.try_get(1)?)
@@ -264,7 +254,7 @@ impl Sandbox {
 
 async fn enqueue_webhook(tx: &mut kernel::Tx, event_type: &str, object: serde_json::Value) -> Result<(), sqlx::Error> {
     let now = Timestamp::now();
-    let id = format!("evt_sbx_{}", random_token(12));
+    let id = format!("evt_sbx_{}", kernel::ids::random_hex(12));
     let body = json!({ "id": id, "object": "event", "type": event_type, "created": now.unix_seconds(), "data": { "object": object } });
     sqlx::query("INSERT INTO sandbox_webhook (event_id, payload, attempts, next_attempt_at, created_at) VALUES ($1, $2, 0, $3, $3)")
         .bind(&id)
@@ -291,8 +281,8 @@ impl PaymentProvider for Sandbox {
     fn create_intent<'a>(&'a self, req: &'a IntentRequest) -> BoxFuture<'a, Result<Intent, ProviderError>> {
         Box::pin(async move {
             let now = Timestamp::now().0;
-            let id = format!("pi_sbx_{}", random_token(12));
-            let secret = format!("{id}_secret_{}", random_token(16));
+            let id = format!("pi_sbx_{}", kernel::ids::random_hex(12));
+            let secret = format!("{id}_secret_{}", kernel::ids::random_hex(16));
             sqlx::query(
                 "INSERT INTO sandbox_intent (intent_id, idempotency_key, client_secret, amount_minor, currency, checkout_id, status, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'requires_payment_method', $7, $7) ON CONFLICT (idempotency_key) DO NOTHING",
@@ -356,7 +346,7 @@ impl PaymentProvider for Sandbox {
             if refunded.unwrap_or(0) + req.amount.minor > amount {
                 return Err(ProviderError::Refused("the refund exceeds what is left of the payment".into()));
             }
-            let refund_ref = format!("re_sbx_{}", random_token(12));
+            let refund_ref = format!("re_sbx_{}", kernel::ids::random_hex(12));
             sqlx::query("INSERT INTO sandbox_refund (refund_id, idempotency_key, intent_id, amount_minor, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&refund_ref)
                 .bind(&req.idempotency_key)
