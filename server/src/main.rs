@@ -39,6 +39,26 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain: exits non-zero and lists every edited, deleted or missing row.
+    Verify,
+    /// Print the newest entries (optionally of one actor or action).
+    List {
+        #[arg(long, default_value = "")]
+        actor: String,
+        #[arg(long, default_value = "")]
+        action: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,6 +153,27 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
                 println!("demo catalogue: {made} listings added in {:.1} s", started.elapsed().as_secs_f64());
             }
             server::seed::run(&accounts).await?;
+        }
+        Command::Audit { command } => {
+            let db = startup::connect_db(&settings).await?;
+            match command {
+                AuditCommand::Verify => {
+                    let v = kernel::audit::verify(&db).await?;
+                    for p in &v.problems {
+                        eprintln!("audit: {p}");
+                    }
+                    if !v.ok() {
+                        return Err(format!("the audit log is not intact: {} problem(s) in {} rows", v.problems.len(), v.rows).into());
+                    }
+                    println!("audit log intact: {} rows, chain verified", v.rows);
+                }
+                AuditCommand::List { actor, action, limit } => {
+                    let f = kernel::audit::Filter { actor, action, ..Default::default() };
+                    for r in kernel::audit::list(&db, &f, limit).await? {
+                        println!("{:>6} {} {:<28} actor={} target={} ip={} request={} {}", r.seq, r.at, r.action, r.actor_id, r.target, r.ip, r.request_id, r.detail);
+                    }
+                }
+            }
         }
         Command::Events { command } => {
             let db = startup::connect_db(&settings).await?;

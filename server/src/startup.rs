@@ -208,7 +208,8 @@ impl Application {
             });
             sb.set_webhook_endpoint(format!("{base}/api/v1/payments/webhooks/sandbox"));
         }
-        let custom = customization::Customization::new(db.clone(), hub.clone(), catalog.clone(), orders.clone());
+        // reference images in private threads live outside the public media folder
+        let custom = customization::Customization::new(db.clone(), hub.clone(), catalog.clone(), orders.clone(), catalog::LocalDiskStore::new(settings.data_dir.join("private")));
         let state = AppState {
             leptos_options: leptos_options(&settings),
             hub,

@@ -24,7 +24,19 @@ pub struct MessageView {
     pub kind: String,
     pub body: String,
     pub quote: Option<QuoteView>,
+    pub attachment: Option<AttachmentView>,
+    pub counter: Option<String>,
     pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentView {
+    pub id: String,
+    pub url: String,
+    pub thumb_url: String,
+    pub content_type: String,
+    pub width: i64,
+    pub height: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +55,8 @@ pub struct ThreadView {
     pub viewer_is_dealer: bool,
     pub read_only: bool,
     pub updated_at: String,
+    pub listing_url: Option<String>,
+    pub store_url: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -56,11 +70,12 @@ fn err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
     out
 }
 
+/// Opens a request on a listing (`product`) or, with `product` empty, on a store (`store`: its slug).
 #[server]
-pub async fn request_customization(product: String, text: String, budget: String, deadline: String) -> Result<String, AppError> {
+pub async fn request_customization(product: String, store: String, text: String, budget: String, deadline: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
-    let input = customization::RequestInput { product, text, choices: Vec::new(), budget: Some(budget), deadline: Some(deadline) };
+    let input = customization::RequestInput { product, store, text, choices: Vec::new(), budget: Some(budget), deadline: Some(deadline) };
     let t = cx.services.custom.request(&p, &input).await.map_err(|e| err(&cx, e))?;
     Ok(t.id)
 }
@@ -114,6 +129,15 @@ pub async fn respond_quote(quote: String, accept: bool) -> Result<MessageView, A
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
     let m = cx.services.custom.respond(&p, &quote, accept).await.map_err(|e| err(&cx, e))?;
+    cx.mirror(m)
+}
+
+/// The customer's counter-offer to a quote.
+#[server]
+pub async fn counter_quote(quote: String, price: String, note: String) -> Result<MessageView, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let m = cx.services.custom.counter(&p, &quote, &price, &note).await.map_err(|e| err(&cx, e))?;
     cx.mirror(m)
 }
 

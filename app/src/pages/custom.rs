@@ -11,29 +11,54 @@ const BTN: &str = "rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-
 const BTN2: &str = "rounded-md border border-stone-300 px-4 py-2 text-sm font-semibold text-stone-800 hover:bg-stone-100 disabled:opacity-60";
 const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";
 
-/// "Request customization" on a product page: a short form that opens a thread with the maker.
+/// "Request customization" on a product page (`product`), or "Request something custom" on a store
+/// page (`store`): a short form, with optional reference images, that opens a thread with the maker.
 #[component]
-pub fn RequestCustomization(product: String, #[prop(into)] own: bool) -> impl IntoView {
+pub fn RequestCustomization(#[prop(optional, into)] product: String, #[prop(optional, into)] store: String, #[prop(into)] own: bool) -> impl IntoView {
     let open = RwSignal::new(false);
     let req = ServerAction::<RequestCustomization>::new();
     let navigate = use_navigate();
+    let images = NodeRef::<leptos::html::Input>::new();
+    let uploading = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(id)) = req.value().get() {
-            navigate(&format!("/requests/{id}"), Default::default());
+            // the reference images go to the new thread, then the thread opens
+            #[cfg(feature = "hydrate")]
+            {
+                let navigate = navigate.clone();
+                let input = images.get_untracked();
+                uploading.set(true);
+                leptos::task::spawn_local(async move {
+                    let outcome = match input {
+                        Some(input) => upload_images(&id, &input).await,
+                        None => Ok(()),
+                    };
+                    uploading.set(false);
+                    let q = outcome.err().map(|e| format!("?attach_error={}", js_encode(&e))).unwrap_or_default();
+                    navigate(&format!("/requests/{id}{q}"), Default::default());
+                });
+            }
+            #[cfg(not(feature = "hydrate"))]
+            {
+                let _ = (&images, uploading);
+                navigate(&format!("/requests/{id}"), Default::default());
+            }
         }
     });
     let v = req.value();
+    let label = if store.is_empty() { "Request customization" } else { "Request something custom" };
     view! {
         <button type="button" class=BTN2 data-testid="request-customization" disabled=own on:click=move |_| open.update(|o| *o = !*o)>
-            "Request customization"
+            {label}
         </button>
         {move || open.get().then({
-            let product = product.clone();
+            let (product, store) = (product.clone(), store.clone());
             move || view! {
             <div class="mt-3 w-full rounded-md border border-stone-200 bg-white p-4" data-testid="request-form">
                 <ErrorBanner error=form_error(v) />
                 <ActionForm action=req>
                     <input type="hidden" name="product" value=product />
+                    <input type="hidden" name="store" value=store />
                     <label class="block text-sm font-medium">"What would you like?"
                         <textarea name="text" rows="3" maxlength="2000" required=true class=INPUT data-testid="request-text"></textarea>
                     </label>
@@ -43,7 +68,14 @@ pub fn RequestCustomization(product: String, #[prop(into)] own: bool) -> impl In
                         <label class="block text-sm font-medium">"Needed by (optional)"<input name="deadline" type="date" class=INPUT /></label>
                     </div>
                     {move || field_error(v, "budget").get().map(|e| view! { <p class="text-xs text-red-700">{e}</p> })}
-                    <div class="mt-3"><SubmitButton label="Send request" pending=req.pending() /></div>
+                    // no name: the images are not part of the form's fields; they are sent once the thread exists
+                    <label class="mt-2 block text-sm font-medium">"Reference images (optional: PNG, JPEG or WebP, up to 5 MB each)"
+                        <input node_ref=images type="file" multiple=true accept="image/png,image/jpeg,image/webp" class="mt-1 block w-full text-sm" data-testid="request-images" />
+                    </label>
+                    <div class="mt-3 flex items-center gap-3">
+                        <SubmitButton label="Send request" pending=req.pending() />
+                        {move || uploading.get().then(|| view! { <span class="text-sm text-stone-600" data-testid="uploading">"Sending images…"</span> })}
+                    </div>
                 </ActionForm>
             </div>
         }})}
@@ -191,8 +223,14 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
     let quote = ServerAction::<OfferQuote>::new();
     let respond = ServerAction::<RespondQuote>::new();
     let decline = ServerAction::<DeclineRequest>::new();
+    let counter = ServerAction::<CounterQuote>::new();
     Effect::new(move |_| {
-        let answers = [quote.value().get().and_then(|r| r.ok()), respond.value().get().and_then(|r| r.ok()), decline.value().get().and_then(|r| r.ok())];
+        let answers = [
+            quote.value().get().and_then(|r| r.ok()),
+            respond.value().get().and_then(|r| r.ok()),
+            decline.value().get().and_then(|r| r.ok()),
+            counter.value().get().and_then(|r| r.ok()),
+        ];
         for m in answers.into_iter().flatten() {
             live.merge(vec![m]);
         }
@@ -224,6 +262,8 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
     let thread_id = t.id.clone();
     let qv = quote.value();
     let decline_id = t.id.clone();
+    let query = use_query_map();
+    let attach_action = format!("/requests/{}/attachments", t.id);
     view! {
         <PageTitle title=t.product_title.clone() subtitle=if is_dealer { "Custom request from a customer".to_owned() } else { "Your custom request".to_owned() } />
         <div class="mb-3 flex flex-wrap items-center gap-3 text-sm">
@@ -235,6 +275,8 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
             </span>
         </div>
         <ErrorBanner error=Signal::derive(move || live.error.get().map(|m| crate::AppError::new("error", m))) />
+        <ErrorBanner error=form_error(counter.value()) />
+        {move || query.with(|q| q.get("attach_error")).map(|m| view! { <div class="mb-3 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800" role="alert" data-testid="attach-error">{m}</div> })}
         <Card>
             <button type="button" class="mb-3 text-sm text-amber-800 underline" data-testid="load-earlier"
                 on:click={
@@ -246,7 +288,7 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
                 }>"Load earlier messages"</button>
             <ol class="space-y-3" data-testid="messages" aria-live="polite">
                 <For each=move || live.messages.get() key=|m| (m.seq, m.quote.as_ref().map(|q| q.status.clone())) let:m>
-                    <MessageBubble m=m.clone() mine=m.author_id == me2 live respond can_answer=!is_dealer && !read_only />
+                    <MessageBubble m=m.clone() mine=m.author_id == me2 live respond counter can_answer=!is_dealer && !read_only />
                 </For>
             </ol>
             <p class="mt-2 h-5 text-xs text-stone-500" data-testid="typing">
@@ -258,6 +300,12 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
                         prop:value=move || draft.get()
                         on:input=move |ev| { draft.set(event_target_value(&ev)); socket.typing(); } />
                     <button type="submit" class=BTN data-testid="send">"Send"</button>
+                </form>
+                // a plain form: works without JavaScript, and the other side sees the image live
+                <form method="post" enctype="multipart/form-data" action=attach_action.clone() class="mt-2 flex flex-wrap items-center gap-2 text-sm" data-testid="attach-form">
+                    <input type="file" name="image" accept="image/png,image/jpeg,image/webp" required=true class="min-w-0 flex-1 text-sm" data-testid="attach-input" />
+                    <input name="caption" maxlength="500" placeholder="Caption (optional)" class="min-w-0 flex-1 rounded-md border border-stone-300 px-2 py-1" />
+                    <button type="submit" class=BTN2 data-testid="attach-send">"Send image"</button>
                 </form>
             })}
         </Card>
@@ -285,21 +333,25 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
         })}
         <Card title="The request">
             <p class="whitespace-pre-wrap text-sm text-stone-700">{t.request_text.clone()}</p>
-            <a href=format!("/p/{}", t.product_id) class="mt-2 inline-block text-sm font-semibold text-amber-800 underline">"The listing"</a>
+            <p class="mt-2 flex gap-4 text-sm font-semibold">
+                {t.listing_url.clone().map(|u| view! { <a href=u class="text-amber-800 underline">"The listing"</a> })}
+                {t.store_url.clone().map(|u| view! { <a href=u class="text-amber-800 underline">"The maker's store"</a> })}
+            </p>
         </Card>
     }
 }
 
 #[component]
-fn MessageBubble(m: MessageView, mine: bool, live: Live, respond: ServerAction<RespondQuote>, can_answer: bool) -> impl IntoView {
+fn MessageBubble(m: MessageView, mine: bool, live: Live, respond: ServerAction<RespondQuote>, counter: ServerAction<CounterQuote>, can_answer: bool) -> impl IntoView {
     let seq = m.seq;
+    let countering = RwSignal::new(false);
     let side = if mine { "ml-auto bg-amber-50 border-amber-200" } else { "mr-auto bg-white border-stone-200" };
     let quote = m.quote.clone().filter(|_| m.kind == "quote");
     view! {
         <li class=format!("max-w-[85%] rounded-lg border px-3 py-2 {side}") data-testid=format!("message-{}", m.kind)>
             {match quote {
                 Some(q) => {
-                    let (a, d) = (q.id.clone(), q.id.clone());
+                    let (a, d, c) = (q.id.clone(), q.id.clone(), q.id.clone());
                     let open = q.status == "offered";
                     view! {
                         <p class="text-xs font-semibold uppercase tracking-wide text-stone-500">"Quote"</p>
@@ -311,12 +363,33 @@ fn MessageBubble(m: MessageView, mine: bool, live: Live, respond: ServerAction<R
                             <div class="mt-2 flex gap-2">
                                 <button type="button" class=BTN data-testid="accept-quote" on:click=move |_| { respond.dispatch(RespondQuote { quote: a.clone(), accept: true }); }>"Accept and add to cart"</button>
                                 <button type="button" class=BTN2 on:click=move |_| { respond.dispatch(RespondQuote { quote: d.clone(), accept: false }); }>"Decline"</button>
+                                <button type="button" class=BTN2 data-testid="counter-quote" on:click=move |_| countering.update(|c| *c = !*c)>"Counter-offer"</button>
                             </div>
                         })}
+                        {move || { let c = c.clone(); (open && can_answer && countering.get()).then(move || view! {
+                            <ActionForm action=counter attr:class="mt-2 space-y-2" attr:data-testid="counter-form">
+                                <input type="hidden" name="quote" value=c />
+                                <label class="block text-sm font-medium">"Your price"<input name="price" inputmode="decimal" required=true class=INPUT data-testid="counter-price" /></label>
+                                <label class="block text-sm font-medium">"Note (optional)"<input name="note" maxlength="1000" class=INPUT data-testid="counter-note" /></label>
+                                <SubmitButton label="Send counter-offer" pending=counter.pending() />
+                            </ActionForm>
+                        }) }}
                         {(q.status == "accepted" && can_answer).then(|| view! { <a href="/cart" class="mt-2 inline-block font-semibold text-amber-800 underline" data-testid="to-cart">"Go to the cart"</a> })}
                     }.into_any()
                 }
-                None => view! { <p class=if m.kind == "system" { "text-sm italic text-stone-600" } else { "whitespace-pre-wrap text-sm" }>{m.body.clone()}</p> }.into_any(),
+                None => view! {
+                    {m.counter.clone().map(|c| view! {
+                        <p class="text-xs font-semibold uppercase tracking-wide text-stone-500">"Counter-offer"</p>
+                        <p class="text-lg font-semibold" data-testid="counter-amount">{c}</p>
+                    })}
+                    {m.attachment.clone().map(|a| view! {
+                        <a href=a.url.clone() target="_blank" rel="noopener" class="block" data-testid="attachment">
+                            <img src=a.thumb_url.clone() alt="Reference image" loading="lazy" class="max-h-64 rounded-md border border-stone-200"
+                                width=a.width.min(480).to_string() />
+                        </a>
+                    })}
+                    <p class=if m.kind == "system" { "text-sm italic text-stone-600" } else { "whitespace-pre-wrap text-sm" }>{m.body.clone()}</p>
+                }.into_any(),
             }}
             <p class="mt-1 text-right text-[11px] text-stone-400">
                 {m.created_at.get(11..16).unwrap_or("").to_owned()}
@@ -324,6 +397,49 @@ fn MessageBubble(m: MessageView, mine: bool, live: Live, respond: ServerAction<R
             </p>
         </li>
     }
+}
+
+/// Sends the chosen files to a thread, one request each; the first refusal's message is the error.
+#[cfg(feature = "hydrate")]
+async fn upload_images(thread: &str, input: &web_sys::HtmlInputElement) -> Result<(), String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let Some(files) = input.files() else { return Ok(()) };
+    for i in 0..files.length() {
+        let Some(file) = files.get(i) else { continue };
+        let fd = web_sys::FormData::new().map_err(|_| "the browser could not prepare the upload".to_owned())?;
+        fd.append_with_blob_and_filename("image", &file, &file.name()).map_err(|_| "the browser could not read the file".to_owned())?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&fd);
+        let sent = JsFuture::from(window().fetch_with_str_and_init(&format!("/api/v1/threads/{thread}/attachments"), &init))
+            .await
+            .map_err(|_| "the images could not be sent (network)".to_owned())?;
+        let resp: web_sys::Response = sent.dyn_into().map_err(|_| "unexpected answer".to_owned())?;
+        if !resp.ok() {
+            let text = match resp.text() {
+                Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+                Err(_) => None,
+            };
+            // the error body is `{"error": {"message": ...}}`
+            let msg = text
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("an image was refused ({})", resp.status()));
+            return Err(format!("{}: {msg}", file.name()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "hydrate")]
+fn js_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The page's socket: send returns false when it is not open (the caller falls back to HTTP).

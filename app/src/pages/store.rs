@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::{api::catalog::store_page, components::*};
+use crate::{api::catalog::store_page, components::*, pages::RequestCustomization};
 
 #[component]
 pub fn StorePage() -> impl IntoView {
@@ -18,6 +18,7 @@ pub fn StorePage() -> impl IntoView {
                         {s.rating.map(|(a, n)| view! { <p class="mb-2 text-sm" data-testid="store-rating"><span class="text-amber-600">"★"</span> <strong>{format!("{a:.1}")}</strong> " from " {n} " review(s) of this maker"</p> })}
                         <p class="max-w-2xl text-stone-700">{s.description.clone()}</p>
                         <a href=format!("/search?store={}", s.slug) class="mt-2 inline-block text-sm font-semibold text-amber-800 underline">"Search this store"</a>
+                        <div class="mt-3"><RequestCustomization store=s.slug.clone() own=false /></div>
                         <Rail title="Listings" cards=s.products testid="store-products" />
                     }.into_any(),
                 }

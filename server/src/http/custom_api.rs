@@ -12,10 +12,10 @@ use accounts::Principal;
 use axum::{
     extract::{
         ws::{Message, WebSocket, WebSocketUpgrade},
-        Path, Query, State,
+        DefaultBodyLimit, Multipart, Path, Query, State,
     },
-    http::StatusCode,
-    response::{IntoResponse, Response},
+    http::{header, StatusCode},
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Json, Router,
 };
@@ -96,8 +96,88 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}/read", post(read))
         .route("/threads/{id}/decline", post(decline_request))
         .route("/threads/{id}/ws", get(socket))
+        .route(
+            "/threads/{id}/attachments",
+            post(attach_api).layer(DefaultBodyLimit::max(customization::MAX_IMAGE_BYTES + 64 * 1024)),
+        )
+        .route("/threads/{id}/attachments/{attachment}", get(attachment))
         .route("/quotes/{id}/accept", post(accept))
         .route("/quotes/{id}/decline", post(decline))
+        .route("/quotes/{id}/counter", post(counter))
+}
+
+/// A multipart upload: the image (`image`, or the first file) and an optional `caption`.
+async fn read_upload(mut mp: Multipart) -> Result<(Vec<u8>, String), ApiError> {
+    let unreadable = |e: axum::extract::multipart::MultipartError| ApiError::bad_request(format!("the upload could not be read: {e}"));
+    let (mut image, mut caption) = (None, String::new());
+    while let Some(field) = mp.next_field().await.map_err(unreadable)? {
+        if field.name() == Some("caption") {
+            caption = field.text().await.map_err(unreadable)?;
+        } else if image.is_none() && (field.file_name().is_some() || field.name() == Some("image")) {
+            image = Some(field.bytes().await.map_err(unreadable)?.to_vec());
+        }
+    }
+    match image {
+        Some(b) => Ok((b, caption)),
+        None => {
+            let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "choose an image file to send");
+            e.field = Some("image");
+            Err(e)
+        }
+    }
+}
+
+async fn attach_api(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, mp: Multipart) -> ApiResult<Response> {
+    let (bytes, caption) = read_upload(mp).await?;
+    Ok((StatusCode::CREATED, Json(st.custom.attach(&p, &id, bytes, &caption).await?)).into_response())
+}
+
+/// The thread page's plain HTML image form: redirects back to the thread (works without JavaScript).
+pub async fn attach_form(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, mp: Multipart) -> Response {
+    let back = |q: &str| Redirect::to(&format!("/requests/{id}{q}")).into_response();
+    let outcome = match read_upload(mp).await {
+        Ok((bytes, caption)) => st.custom.attach(&p, &id, bytes, &caption).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => back(""),
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => back(&format!("?attach_error={}", super::catalog_api::urlencode(&e.message))),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct AttachmentParams {
+    #[serde(default)]
+    size: String,
+}
+
+/// A private image: only for the thread's participants (and admins, audited); never cached by shared caches.
+async fn attachment(State(st): State<AppState>, Caller(p): Caller, Path((id, attachment)): Path<(String, String)>, Query(q): Query<AttachmentParams>) -> ApiResult<Response> {
+    let (content_type, bytes) = st.custom.attachment(&p, &id, &attachment, q.size == "thumb").await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (header::CONTENT_DISPOSITION, "inline".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CounterBody {
+    /// The amount the customer proposes, e.g. `150.00`.
+    price: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn counter(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, ApiJson(b): ApiJson<CounterBody>) -> ApiResult<Json<customization::MessageView>> {
+    Ok(Json(st.custom.counter(&p, &id, &b.price, &b.note).await?))
 }
 
 #[derive(Deserialize)]

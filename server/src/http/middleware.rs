@@ -73,13 +73,15 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| if req.uri().path().starts_with("/pkg/") { "/pkg/*".into() } else { "unmatched".into() });
     let method = req.method().as_str().to_owned();
-    if let Some(ip) = client_ip(&req, state.settings.trust_proxy) {
+    let ip = client_ip(&req, state.settings.trust_proxy);
+    if let Some(ip) = ip.clone() {
         req.extensions_mut().insert(ClientIp(ip));
     }
+    let audit_ctx = kernel::audit::RequestContext { request_id: request_id.clone(), ip: ip.unwrap_or_default() };
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let is_server_fn = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
-    let mut res = REQUEST_ID.scope(request_id.clone(), next.run(req).instrument(span.clone())).await;
+    let mut res = kernel::audit::CONTEXT.scope(audit_ctx, REQUEST_ID.scope(request_id.clone(), next.run(req).instrument(span.clone()))).await;
     if is_server_fn && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
         res = server_fn_status(res).await;
     }

@@ -32,6 +32,11 @@ pub fn routes(state: AppState) -> Router {
             axum::routing::post(catalog_api::upload_logo_form)
                 .layer(axum::extract::DefaultBodyLimit::max(catalog::images::MAX_IMAGE_BYTES + 64 * 1024)),
         )
+        .route(
+            "/requests/{id}/attachments",
+            axum::routing::post(custom_api::attach_form)
+                .layer(axum::extract::DefaultBodyLimit::max(catalog::images::MAX_IMAGE_BYTES + 64 * 1024)),
+        )
         .route("/art/{name}", get(catalog_api::art))
         .nest_service(
             "/media",

@@ -262,3 +262,181 @@ async fn messages_cross_instances_on_postgres() {
         drop_pg_database(&name).await;
     }
 }
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 60]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).expect("png");
+    out.into_inner()
+}
+
+async fn send_image(app: &TestApp, token: &str, thread: &str, bytes: Vec<u8>, name: &'static str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .part("image", reqwest::multipart::Part::bytes(bytes).file_name(name))
+        .text("caption", "Like this, but darker");
+    app.client.post(app.url(&format!("/api/v1/threads/{thread}/attachments"))).bearer_auth(token).multipart(form).send().await.expect("request")
+}
+
+both!(reference_images_are_checked_private_and_live, |app: TestApp| async move {
+    let (dealer, _p, slug) = dealer_with_product(&app, "refimg", "80.00", None).await;
+    let customer = app.sign_up(&unique_email("refimg"), "custom password", "customer").await;
+    let stranger = app.sign_up(&unique_email("peeker"), "custom password", "customer").await;
+    let thread = open_request(&app, &customer, &slug).await;
+    let mut dws = ws(&app, &dealer.token, &thread, 1).await.expect("dealer socket");
+
+    let original = png(640, 400);
+    let res = send_image(&app, &customer.token, &thread, original.clone(), "sketch.png").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let m: Value = res.json().await.expect("json");
+    assert_eq!((m["body"].as_str(), m["attachment"]["width"].as_i64()), (Some("Like this, but darker"), Some(640)));
+    let pushed = next_of(&mut dws, "message").await.expect("the dealer sees the image live");
+    assert_eq!(pushed["message"]["attachment"]["id"], m["attachment"]["id"]);
+
+    let url = m["attachment"]["url"].as_str().expect("url").to_owned();
+    let res = app.get(&url, Some(&dealer.token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(res.headers()["cache-control"].to_str().unwrap_or("").starts_with("private"), "never in a shared cache");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.bytes().await.expect("bytes").to_vec(), original, "the bytes as sent");
+    let thumb = app.get(m["attachment"]["thumb_url"].as_str().expect("thumb"), Some(&customer.token)).await;
+    assert_eq!((thumb.status(), thumb.headers()["content-type"].to_str().unwrap_or("").to_owned()), (StatusCode::OK, "image/jpeg".to_owned()));
+    // strangers, anonymous callers and forged ids learn nothing; nothing lands in the public media folder
+    assert_eq!(app.get(&url, Some(&stranger.token)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&url, None).await.status(), StatusCode::UNAUTHORIZED);
+    let forged = format!("/api/v1/threads/{thread}/attachments/{}", uuid::Uuid::now_v7().simple());
+    assert_eq!(app.get(&forged, Some(&customer.token)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(send_image(&app, &stranger.token, &thread, png(10, 10), "x.png").await.status(), StatusCode::NOT_FOUND);
+    assert!(!app.data_dir().join("media").join("threads").exists(), "private images are not under /media");
+    // the type comes from the bytes; what is not an image is refused with the field named
+    for (bytes, name) in [(b"<svg onload=alert(1)>".to_vec(), "evil.png"), (b"GIF89a......".to_vec(), "anim.gif"), (Vec::new(), "empty.png")] {
+        let (status, e) = error_of(send_image(&app, &customer.token, &thread, bytes, name).await).await;
+        assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("image")), "{name}: {e}");
+    }
+    // the page's plain form answers with a redirect back to the thread, carrying a refusal's reason
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(b"plain text".to_vec()).file_name("notes.txt"));
+    let res = no_redirects.post(app.url(&format!("/requests/{thread}/attachments"))).bearer_auth(&customer.token).multipart(form).send().await.expect("req");
+    assert!(res.status().is_redirection());
+    let to = res.headers()["location"].to_str().unwrap_or("").to_owned();
+    assert!(to.starts_with(&format!("/requests/{thread}?attach_error=")), "{to}");
+    let form = reqwest::multipart::Form::new().part("image", reqwest::multipart::Part::bytes(png(30, 30)).file_name("ok.png"));
+    let res = no_redirects.post(app.url(&format!("/requests/{thread}/attachments"))).bearer_auth(&dealer.token).multipart(form).send().await.expect("req");
+    assert_eq!(res.headers()["location"].to_str().unwrap_or(""), format!("/requests/{thread}"));
+    let all: Value = app.get(&format!("/api/v1/threads/{thread}/messages"), Some(&customer.token)).await.json().await.expect("json");
+    assert_eq!(all["messages"].as_array().expect("list").iter().filter(|m| m["attachment"].is_object()).count(), 2);
+});
+
+both!(a_request_from_a_store_page_with_a_counter_offer_ends_in_an_order, |app: TestApp| async move {
+    let (dealer, _p, slug) = dealer_with_product(&app, "atelier", "80.00", None).await;
+    let product: Value = app.get(&format!("/api/v1/products/{slug}"), None).await.json().await.expect("json");
+    let store = product["store"]["slug"].as_str().expect("store slug").to_owned();
+    let customer = app.sign_up(&unique_email("patron"), "custom password", "customer").await;
+    for (body, field) in [
+        (json!({ "text": "Something new" }), "product"),
+        (json!({ "store": "no-such-store", "text": "Something new" }), "store"),
+    ] {
+        let (status, e) = error_of(app.post_json("/api/v1/threads", &body, Some(&customer.token)).await).await;
+        assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{e}");
+    }
+    let (status, e) = error_of(app.post_json("/api/v1/threads", &json!({ "store": store, "text": "For myself" }), Some(&dealer.token)).await).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("store")));
+    let res = app.post_json("/api/v1/threads", &json!({ "store": store, "text": "A walnut serving board, 60 cm, with my initials", "budget": "120" }), Some(&customer.token)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let t: Value = res.json().await.expect("json");
+    let thread = t["id"].as_str().expect("id").to_owned();
+    let view: Value = app.get(&format!("/api/v1/threads/{thread}"), Some(&customer.token)).await.json().await.expect("json");
+    assert_eq!(view["listing_url"], Value::Null, "a store request has no public listing");
+    assert_eq!(view["store_url"], format!("/s/{store}"));
+    // the commission listing behind it is neither searchable nor public
+    let commission = view["product_id"].as_str().expect("product").to_owned();
+    assert_eq!(app.get(&format!("/api/v1/products/{commission}"), Some(&customer.token)).await.status(), StatusCode::NOT_FOUND);
+    let found: Value = app.get("/api/v1/search?q=commission", None).await.json().await.expect("json");
+    assert_eq!(found["total"], 0, "{found}");
+    // a second store request reuses the same listing
+    let again: Value = app.post_json("/api/v1/threads", &json!({ "store": store, "text": "And a matching one" }), Some(&customer.token)).await.json().await.expect("json");
+    assert_eq!(again["product_id"].as_str(), Some(commission.as_str()));
+
+    let quote = |price: &'static str| {
+        let (app, token, thread) = (&app, dealer.token.clone(), thread.clone());
+        async move {
+            let res = app.post_json(&format!("/api/v1/threads/{thread}/quotes"), &json!({ "price": price, "lead_time_days": 21, "spec": "Walnut board 60 cm, initials engraved" }), Some(&token)).await;
+            assert_eq!(res.status(), StatusCode::CREATED);
+            res.json::<Value>().await.expect("json")["quote"]["id"].as_str().expect("quote").to_owned()
+        }
+    };
+    let first = quote("160.00").await;
+    // the customer counters: bad amounts are refused, the dealer cannot counter its own quote
+    let (status, e) = error_of(app.post_json(&format!("/api/v1/quotes/{first}/counter"), &json!({ "price": "-5" }), Some(&customer.token)).await).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("price")));
+    assert_eq!(app.post_json(&format!("/api/v1/quotes/{first}/counter"), &json!({ "price": "100" }), Some(&dealer.token)).await.status(), StatusCode::FORBIDDEN);
+    let res = app.post_json(&format!("/api/v1/quotes/{first}/counter"), &json!({ "price": "130", "note": "Could you do 130?" }), Some(&customer.token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let c: Value = res.json().await.expect("json");
+    assert_eq!((c["counter"].as_str(), c["quote"]["status"].as_str()), (Some("€130.00"), Some("declined")), "{c}");
+    let t: Value = app.get(&format!("/api/v1/threads/{thread}"), Some(&dealer.token)).await.json().await.expect("json");
+    assert_eq!(t["status"], "in_discussion");
+    assert_eq!(app.post_json(&format!("/api/v1/quotes/{first}/accept"), &json!({}), Some(&customer.token)).await.status(), StatusCode::CONFLICT, "a countered quote is closed");
+    // the dealer meets in the middle; the customer accepts; checkout at the agreed price
+    let second = quote("140.00").await;
+    assert_eq!(app.post_json(&format!("/api/v1/quotes/{second}/accept"), &json!({}), Some(&customer.token)).await.status(), StatusCode::OK);
+    let cart: Value = app.get("/api/v1/cart", Some(&customer.token)).await.json().await.expect("json");
+    assert_eq!(cart["total"]["minor"], 14000, "{cart}");
+    assert!(cart["groups"][0]["lines"][0]["problem"].is_null(), "{cart}");
+    let co: Value = app.client.post(app.url("/api/v1/checkout")).bearer_auth(&customer.token).json(&address()).send().await.expect("req").json().await.expect("json");
+    pay(&app, &co, "4242424242424242").await;
+    let order = order_reaches(&app, &customer.token, co["orders"][0]["id"].as_str().expect("id"), "paid").await;
+    assert_eq!((order["lines"][0]["unit_price"]["minor"].as_i64(), order["lines"][0]["thread_id"].as_str()), (Some(14000), Some(thread.as_str())));
+    let db = kernel::Db::connect(&app.database_url).await.expect("db");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_event WHERE aggregate_id = $1 AND event_type = 'customization.QuoteCountered'").bind(&thread).fetch_one(db.reader()).await.expect("count");
+    db.close().await;
+    assert_eq!(n, 1);
+});
+
+both!(admin_reads_of_private_threads_are_in_the_audit_chain, |app: TestApp| async move {
+    let (_dealer, _p, slug) = dealer_with_product(&app, "audited", "80.00", None).await;
+    let customer = app.sign_up(&unique_email("private"), "custom password", "customer").await;
+    let thread = open_request(&app, &customer, &slug).await;
+    let admin = app.admin().await;
+    let admin_id = admin.user["id"].as_str().expect("id").to_owned();
+    let res = app.client.get(app.url(&format!("/api/v1/threads/{thread}/messages"))).bearer_auth(&admin.token).header("x-request-id", "audit-check-1").send().await.expect("req");
+    assert_eq!(res.status(), StatusCode::OK);
+    let db = kernel::Db::connect(&app.database_url).await.expect("db");
+    let rows = kernel::audit::list(&db, &kernel::audit::Filter { action: "thread.admin_read".into(), ..Default::default() }, 10).await.expect("list");
+    let row = rows.iter().find(|r| r.request_id == "audit-check-1").expect("the read is audited with its request id");
+    assert_eq!((row.actor_id.as_str(), row.target.as_str()), (admin_id.as_str(), thread.as_str()));
+    assert_eq!(row.ip, "127.0.0.1");
+    // participants' own reads are not admin reads
+    app.get(&format!("/api/v1/threads/{thread}/messages"), Some(&customer.token)).await;
+    assert_eq!(kernel::audit::list(&db, &kernel::audit::Filter { actor: customer.user["id"].as_str().expect("id").into(), ..Default::default() }, 10).await.expect("list").len(), 0);
+
+    // the chain holds; editing or deleting a row, or dropping the newest, is detected
+    for _ in 0..3 {
+        kernel::audit::record(&db, &kernel::audit::Entry::new("system", "test.filler", "x")).await.expect("append");
+    }
+    let ok = kernel::audit::verify(&db).await.expect("verify");
+    assert!(ok.ok() && ok.rows >= 4, "{ok:?}");
+    sqlx::query("UPDATE audit_log SET target = 'someone-else' WHERE seq = $1").bind(row.seq).execute(db.writer()).await.expect("tamper");
+    let v = kernel::audit::verify(&db).await.expect("verify");
+    assert!(v.problems.iter().any(|p| p.contains(&format!("row {} was edited", row.seq))), "{v:?}");
+    sqlx::query("UPDATE audit_log SET target = $1 WHERE seq = $2").bind(&thread).bind(row.seq).execute(db.writer()).await.expect("restore");
+    assert!(kernel::audit::verify(&db).await.expect("verify").ok());
+    let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(db.reader()).await.expect("max");
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1").bind(last - 1).execute(db.writer()).await.expect("delete");
+    let v = kernel::audit::verify(&db).await.expect("verify");
+    assert!(v.problems.iter().any(|p| p.contains("missing")), "{v:?}");
+    sqlx::query("DELETE FROM audit_log WHERE seq = $1").bind(last).execute(db.writer()).await.expect("delete newest");
+    let v = kernel::audit::verify(&db).await.expect("verify");
+    assert!(v.problems.iter().any(|p| p.contains("newest were deleted")), "{v:?}");
+    db.close().await;
+    // and the CLI says so, with a failing exit status
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("BESPOKE_CONFIG")
+        .output()
+        .await
+        .expect("run server audit verify");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not intact"), "{}", String::from_utf8_lossy(&out.stderr));
+});

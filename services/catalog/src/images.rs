@@ -13,6 +13,8 @@ pub const THUMB_WIDTH: u32 = 480;
 pub trait ImageStore: Send + Sync + 'static {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), String>;
     fn delete(&self, key: &str) -> Result<(), String>;
+    /// The bytes of a key (`None` when absent): for private files served through an access check.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// The public URL of a key.
     fn url(&self, key: &str) -> String;
 }
@@ -50,6 +52,14 @@ impl ImageStore for LocalDiskStore {
         match std::fs::remove_file(self.path(key)?) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
             _ => Ok(()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match std::fs::read(self.path(key)?) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -72,6 +72,54 @@ impl Catalog {
         db::store_where(self.db.reader(), "slug", slug).await?.map(|s| self.with_logo_url(s)).ok_or(CatalogError::NotFound)
     }
 
+    /// The store's private "custom commission" listing, made on first use: where a quote agreed on a
+    /// request opened from the store page (not from a listing) is sold. Unlisted (never in search or on
+    /// the store page), made to order, priced only by quotes; in the currency of the store's listings.
+    pub async fn commission_listing(&self, store_slug: &str) -> Result<Product, CatalogError> {
+        let store = self.store_by_slug(store_slug).await?;
+        let slug = format!("commission-{}", store.id);
+        if let Ok(p) = self.product(&slug).await {
+            return Ok(p);
+        }
+        let currency: Option<String> = sqlx::query_scalar("SELECT currency FROM product WHERE store_id = $1 ORDER BY created_at DESC LIMIT 1")
+            .bind(&store.id)
+            .fetch_optional(self.db.reader())
+            .await?;
+        let currency = currency.and_then(|c| kernel::Currency::parse(&c).ok()).unwrap_or(kernel::Currency::EUR);
+        let category: Option<String> = sqlx::query_scalar(
+            "SELECT category_id FROM product WHERE store_id = $1 GROUP BY category_id ORDER BY COUNT(*) DESC, category_id LIMIT 1",
+        )
+        .bind(&store.id)
+        .fetch_optional(self.db.reader())
+        .await?;
+        let category = match category {
+            Some(c) => c,
+            None => self.categories().await?.into_iter().next().map(|c| c.id).ok_or_else(|| CatalogError::Internal("no categories".into()))?,
+        };
+        let v = ValidProduct {
+            title: format!("Custom commission from {}", store.name),
+            description: "A piece made to the specification agreed with the maker in a custom request.".into(),
+            category: String::new(),
+            price: kernel::Money::new(0, currency),
+            stock: None,
+            attributes: vec![],
+            options: vec![],
+        };
+        let id = ProductId::new().to_string();
+        let mut tx = self.db.begin().await?;
+        let inserted = db::insert_product(
+            &mut tx,
+            &NewProduct { id: &id, store_id: &store.id, dealer_id: &store.dealer_id, slug: &slug, v: &v, category_id: &category, status: ProductStatus::Unlisted, featured: false, published_at: None },
+        )
+        .await;
+        match inserted {
+            Ok(()) => tx.commit().await?,
+            // made meanwhile by a concurrent request (the slug is unique): use that one
+            Err(_) => drop(tx),
+        }
+        self.product(&slug).await
+    }
+
     /// Checks and stores the caller's store logo (a square thumbnail is what pages show).
     pub async fn set_store_logo(&self, p: &Principal, bytes: Vec<u8>) -> Result<Store, CatalogError> {
         p.require_dealer()?;

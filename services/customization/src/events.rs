@@ -25,5 +25,6 @@ thread_event!(MessagePosted, "customization.MessagePosted", { seq: i64, author_i
 thread_event!(QuoteOffered, "customization.QuoteOffered", { quote_id: String, customer_id: String, price: String, expires_at: String });
 thread_event!(QuoteAccepted, "customization.QuoteAccepted", { quote_id: String, customer_id: String });
 thread_event!(QuoteDeclined, "customization.QuoteDeclined", { quote_id: String });
+thread_event!(QuoteCountered, "customization.QuoteCountered", { quote_id: String, dealer_id: String, price: String });
 thread_event!(QuoteExpired, "customization.QuoteExpired", { quote_id: String });
 thread_event!(RequestDeclined, "customization.RequestDeclined", { customer_id: String, reason: String });

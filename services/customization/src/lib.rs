@@ -8,8 +8,10 @@
 
 mod events;
 
+use std::sync::Arc;
+
 use accounts::{Principal, Role};
-use catalog::{Catalog, Selection};
+use catalog::{Catalog, ImageStore, Selection};
 use kernel::{hub::Hub, outbox, Currency, Db, Money, Timestamp};
 use orders::Orders;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,9 @@ pub use events::*;
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 pub const MAX_MESSAGES_PER_MINUTE: i64 = 30;
 pub const PAGE: i64 = 50;
+/// Reference images one person may add to one thread.
+pub const MAX_ATTACHMENTS_PER_THREAD: i64 = 20;
+pub use catalog::images::MAX_IMAGE_BYTES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustomError {
@@ -83,8 +88,12 @@ impl CustomError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestInput {
-    /// The listing's id or slug.
+    /// The listing's id or slug (or leave empty and name a `store`).
+    #[serde(default)]
     pub product: String,
+    /// A store's slug: a request for something new, not based on a listing.
+    #[serde(default)]
+    pub store: String,
     pub text: String,
     #[serde(default)]
     pub choices: Vec<Selection>,
@@ -119,7 +128,22 @@ pub struct MessageView {
     pub kind: String,
     pub body: String,
     pub quote: Option<QuoteView>,
+    /// A reference image sent with the message.
+    pub attachment: Option<AttachmentView>,
+    /// A customer's counter-offer (the amount they propose), when the message is one.
+    pub counter: Option<String>,
     pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttachmentView {
+    pub id: String,
+    /// Served only to the thread's participants (and admins): `/api/v1/threads/{id}/attachments/{id}`.
+    pub url: String,
+    pub thumb_url: String,
+    pub content_type: String,
+    pub width: i64,
+    pub height: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -151,6 +175,12 @@ pub struct ThreadView {
     pub viewer_is_dealer: bool,
     pub read_only: bool,
     pub updated_at: String,
+    /// The listing's page, when it is public (a request from a store page has none); thread pages only.
+    #[serde(default)]
+    pub listing_url: Option<String>,
+    /// The maker's store page; thread pages only.
+    #[serde(default)]
+    pub store_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -159,6 +189,8 @@ pub struct Customization {
     hub: Hub,
     catalog: Catalog,
     orders: Orders,
+    /// Private files (reference images): never under the public media folder.
+    files: Arc<dyn ImageStore>,
 }
 
 pub fn thread_topic(thread_id: &str) -> String {
@@ -188,25 +220,45 @@ fn clean_text(field: &str, v: &str, max: usize, what: &str) -> Result<String, Cu
     Ok(t.to_owned())
 }
 
+/// A message with its attachment and its thread's currency.
+const MESSAGE_SELECT: &str = "SELECT m.thread_id, m.seq, m.author_id, m.kind, m.body, m.quote_id, m.created_at, m.counter_minor, m.attachment_id, \
+     a.content_type, a.width, a.height, t.currency \
+     FROM custom_message m JOIN custom_thread t ON t.thread_id = m.thread_id LEFT JOIN custom_attachment a ON a.attachment_id = m.attachment_id";
+
 /// A thread with the viewer's read position (`$1` = the viewer's id).
 const THREAD_SELECT: &str = "SELECT t.thread_id, t.customer_id, t.dealer_id, t.product_id, t.product_title, t.request_text, t.budget_minor, \
      t.currency, t.deadline, t.status, t.last_seq, t.updated_at, COALESCE(r.last_read_seq, 0) AS last_read \
      FROM custom_thread t LEFT JOIN custom_read r ON r.thread_id = t.thread_id AND r.user_id = $1";
 
 impl Customization {
-    pub fn new(db: Db, hub: Hub, catalog: Catalog, orders: Orders) -> Self {
-        Self { db, hub, catalog, orders }
+    pub fn new(db: Db, hub: Hub, catalog: Catalog, orders: Orders, files: Arc<dyn ImageStore>) -> Self {
+        Self { db, hub, catalog, orders, files }
     }
 
-    /// Opens a request on a listing: a thread between the customer and the listing's dealer.
+    /// Opens a request on a listing, or on a store (something new: it is sold through the store's
+    /// unlisted commission listing): a thread between the customer and the dealer.
     pub async fn request(&self, p: &Principal, input: &RequestInput) -> Result<ThreadView, CustomError> {
-        let product = self.catalog.product_for(Some(p), &input.product).await.map_err(|e| match e {
-            catalog::CatalogError::NotFound => CustomError::invalid("product", "no such listing"),
-            other => CustomError::Internal(other.to_string()),
-        })?;
+        let from_store = input.product.trim().is_empty();
+        let product = if from_store {
+            if input.store.trim().is_empty() {
+                return Err(CustomError::invalid("product", "name the listing (product) or the store (store) the request is for"));
+            }
+            if !input.choices.is_empty() {
+                return Err(CustomError::invalid("choices", "option choices belong to a listing; describe what you want in the text"));
+            }
+            self.catalog.commission_listing(input.store.trim()).await.map_err(|e| match e {
+                catalog::CatalogError::NotFound => CustomError::invalid("store", "no such store"),
+                other => CustomError::Internal(other.to_string()),
+            })?
+        } else {
+            self.catalog.product_for(Some(p), &input.product).await.map_err(|e| match e {
+                catalog::CatalogError::NotFound => CustomError::invalid("product", "no such listing"),
+                other => CustomError::Internal(other.to_string()),
+            })?
+        };
         let me = p.user.id.to_string();
         if product.store.dealer_id == me {
-            return Err(CustomError::invalid("product", "this is your own listing"));
+            return Err(CustomError::invalid(if from_store { "store" } else { "product" }, if from_store { "this is your own store" } else { "this is your own listing" }));
         }
         let text = clean_text("text", &input.text, MAX_MESSAGE_CHARS, "what you would like")?;
         for (i, c) in input.choices.iter().enumerate() {
@@ -248,7 +300,7 @@ impl Customization {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let seq = append_message(&mut tx, &id, &me, "request", &text, None).await?;
+        let seq = append_message(&mut tx, &id, &me, "request", &text, Extra::default()).await?;
         outbox::append(
             &mut tx,
             &outbox::Envelope::of(&CustomizationRequested { thread_id: id.clone(), customer_id: me.clone(), dealer_id: product.store.dealer_id.clone(), product_id: product.id.clone() }),
@@ -278,7 +330,8 @@ impl Customization {
             return Ok((false, false, r));
         }
         if p.user.role == Role::Admin {
-            tracing::info!(target: "audit", admin = %me, thread_id = id, "admin read a customization thread");
+            // a private conversation: the reading itself goes into the audit log
+            kernel::audit::record(&self.db, &kernel::audit::Entry::new(&me, "thread.admin_read", id)).await?;
             return Ok((false, true, r));
         }
         Err(CustomError::NotFound)
@@ -291,7 +344,12 @@ impl Customization {
 
     pub async fn thread(&self, p: &Principal, id: &str) -> Result<ThreadView, CustomError> {
         let (is_dealer, read_only, r) = self.authorize(p, id).await?;
-        view(&r, is_dealer, read_only)
+        let mut v = view(&r, is_dealer, read_only)?;
+        if let Ok(product) = self.catalog.product(&v.product_id).await {
+            v.listing_url = (product.status == catalog::ProductStatus::Published).then(|| product.url());
+            v.store_url = Some(format!("/s/{}", product.store.slug));
+        }
+        Ok(v)
     }
 }
 
@@ -315,6 +373,8 @@ fn view(r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<Threa
         viewer_is_dealer: is_dealer,
         read_only,
         updated_at: iso(r.try_get("updated_at")?),
+        listing_url: None,
+        store_url: None,
         id,
     })
 }
@@ -354,14 +414,14 @@ impl Customization {
     pub async fn messages_unchecked(&self, id: &str, after: Option<i64>, before: Option<i64>) -> Result<Vec<MessageView>, CustomError> {
         let rows = match (after, before) {
             (Some(a), _) => {
-                sqlx::query("SELECT thread_id, seq, author_id, kind, body, quote_id, created_at FROM custom_message WHERE thread_id = $1 AND seq > $2 ORDER BY seq LIMIT 500")
+                sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.thread_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT 500"))
                     .bind(id)
                     .bind(a)
                     .fetch_all(self.db.reader())
                     .await?
             }
             (None, b) => {
-                let mut v = sqlx::query("SELECT thread_id, seq, author_id, kind, body, quote_id, created_at FROM custom_message WHERE thread_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3")
+                let mut v = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.thread_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"))
                     .bind(id)
                     .bind(b.unwrap_or(i64::MAX))
                     .bind(PAGE)
@@ -384,14 +444,32 @@ impl Customization {
             Some(q) => Some(self.quote(&q).await?),
             None => None,
         };
+        let thread_id: String = r.try_get("thread_id")?;
+        let attachment = match r.try_get::<Option<String>, _>("attachment_id")? {
+            Some(aid) => {
+                let url = format!("/api/v1/threads/{thread_id}/attachments/{aid}");
+                Some(AttachmentView {
+                    thumb_url: format!("{url}?size=thumb"),
+                    url,
+                    id: aid,
+                    content_type: r.try_get::<Option<String>, _>("content_type")?.unwrap_or_default(),
+                    width: r.try_get::<Option<i64>, _>("width")?.unwrap_or(0),
+                    height: r.try_get::<Option<i64>, _>("height")?.unwrap_or(0),
+                })
+            }
+            None => None,
+        };
+        let currency = Currency::parse(&r.try_get::<String, _>("currency")?).unwrap_or(Currency::EUR);
         Ok(MessageView {
-            thread_id: r.try_get("thread_id")?,
             seq: r.try_get("seq")?,
             author_id: r.try_get("author_id")?,
             kind: r.try_get("kind")?,
             body: r.try_get("body")?,
             quote,
+            attachment,
+            counter: r.try_get::<Option<i64>, _>("counter_minor")?.map(|m| Money::new(m, currency).to_string()),
             created_at: iso(r.try_get("created_at")?),
+            thread_id,
         })
     }
 
@@ -427,17 +505,10 @@ impl Customization {
         }
         let body = clean_text("body", body, MAX_MESSAGE_CHARS, "a message")?;
         let me = p.user.id.to_string();
-        let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_message WHERE author_id = $1 AND created_at > $2")
-            .bind(&me)
-            .bind(Timestamp::now().0 - 60_000_000)
-            .fetch_one(self.db.reader())
-            .await?;
-        if recent >= MAX_MESSAGES_PER_MINUTE {
-            return Err(CustomError::Throttled);
-        }
+        self.throttle(&me).await?;
         let recipient: String = if is_dealer { t.try_get("customer_id")? } else { t.try_get("dealer_id")? };
         let mut tx = self.db.begin().await?;
-        let seq = append_message(&mut tx, id, &me, "text", &body, None).await?;
+        let seq = append_message(&mut tx, id, &me, "text", &body, Extra::default()).await?;
         // a dealer's first answer moves a new request into discussion
         if is_dealer {
             sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1 AND status = 'new'").bind(id).execute(&mut *tx).await?;
@@ -446,6 +517,113 @@ impl Customization {
         tx.commit().await?;
         self.mark_read(p, id, seq).await?;
         self.publish(id, seq).await
+    }
+
+    /// At most [`MAX_MESSAGES_PER_MINUTE`] messages (text or images) a minute per person.
+    async fn throttle(&self, user: &str) -> Result<(), CustomError> {
+        let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_message WHERE author_id = $1 AND created_at > $2")
+            .bind(user)
+            .bind(Timestamp::now().0 - 60_000_000)
+            .fetch_one(self.db.reader())
+            .await?;
+        if recent >= MAX_MESSAGES_PER_MINUTE {
+            return Err(CustomError::Throttled);
+        }
+        Ok(())
+    }
+
+    /// A reference image in the thread (PNG, JPEG or WebP, at most 5 MB, checked from its bytes and
+    /// decoded with size limits), with an optional caption. Stored privately: only the participants
+    /// (and admins, audited) can fetch it.
+    pub async fn attach(&self, p: &Principal, id: &str, bytes: Vec<u8>, caption: &str) -> Result<MessageView, CustomError> {
+        let (is_dealer, read_only, t) = self.authorize(p, id).await?;
+        if read_only {
+            return Err(CustomError::Forbidden);
+        }
+        let caption = if caption.trim().is_empty() { "Reference image".to_owned() } else { clean_text("caption", caption, 500, "the caption")? };
+        let me = p.user.id.to_string();
+        self.throttle(&me).await?;
+        let mine: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM custom_attachment WHERE thread_id = $1 AND uploader_id = $2")
+            .bind(id)
+            .bind(&me)
+            .fetch_one(self.db.reader())
+            .await?;
+        if mine >= MAX_ATTACHMENTS_PER_THREAD {
+            return Err(CustomError::invalid("image", format!("at most {MAX_ATTACHMENTS_PER_THREAD} images per person in one request")));
+        }
+        let attachment_id = uuid::Uuid::now_v7().simple().to_string();
+        let (key, thumb) = (format!("threads/{id}/{attachment_id}"), format!("threads/{id}/{attachment_id}-thumb.jpg"));
+        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let files = self.files.clone();
+        let (k, th) = (key.clone(), thumb.clone());
+        let processed = tokio::task::spawn_blocking(move || -> Result<_, CustomError> {
+            let processed = catalog::images::process(&bytes).map_err(|e| match e {
+                catalog::CatalogError::InvalidInput { message, .. } => CustomError::invalid("image", message),
+                other => CustomError::Internal(other.to_string()),
+            })?;
+            files.put(&format!("{k}.{}", processed.extension), &bytes).map_err(CustomError::Internal)?;
+            files.put(&th, &processed.thumb_jpeg).map_err(CustomError::Internal)?;
+            Ok(processed)
+        })
+        .await
+        .map_err(|e| CustomError::Internal(e.to_string()))??;
+        let key = format!("{key}.{}", processed.extension);
+        let recipient: String = if is_dealer { t.try_get("customer_id")? } else { t.try_get("dealer_id")? };
+        let stored = async {
+            let mut tx = self.db.begin().await?;
+            sqlx::query(
+                "INSERT INTO custom_attachment (attachment_id, thread_id, uploader_id, storage_key, thumb_key, content_type, width, height, size_bytes, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&attachment_id)
+            .bind(id)
+            .bind(&me)
+            .bind(&key)
+            .bind(&thumb)
+            .bind(processed.content_type)
+            .bind(i64::from(processed.width))
+            .bind(i64::from(processed.height))
+            .bind(size)
+            .bind(Timestamp::now().0)
+            .execute(&mut *tx)
+            .await?;
+            let seq = append_message(&mut tx, id, &me, "text", &caption, Extra { attachment_id: Some(&attachment_id), ..Extra::default() }).await?;
+            outbox::append(&mut tx, &outbox::Envelope::of(&MessagePosted { thread_id: id.to_owned(), seq, author_id: me.clone(), recipient_id: recipient, kind: "image".into() })).await?;
+            tx.commit().await?;
+            Ok::<i64, sqlx::Error>(seq)
+        }
+        .await;
+        let seq = match stored {
+            Ok(seq) => seq,
+            Err(e) => {
+                // nothing refers to the files: remove them
+                for k in [&key, &thumb] {
+                    let _ = self.files.delete(k);
+                }
+                return Err(e.into());
+            }
+        };
+        self.mark_read(p, id, seq).await?;
+        self.publish(id, seq).await
+    }
+
+    /// An attachment's bytes (or its thumbnail) and content type, for the thread's participants (and admins).
+    pub async fn attachment(&self, p: &Principal, thread_id: &str, attachment_id: &str, thumb: bool) -> Result<(String, Vec<u8>), CustomError> {
+        self.access(p, thread_id).await?;
+        let r: Option<(String, String, String)> = sqlx::query_as("SELECT storage_key, thumb_key, content_type FROM custom_attachment WHERE attachment_id = $1 AND thread_id = $2")
+            .bind(attachment_id)
+            .bind(thread_id)
+            .fetch_optional(self.db.reader())
+            .await?;
+        let (key, thumb_key, content_type) = r.ok_or(CustomError::NotFound)?;
+        let (key, content_type) = if thumb { (thumb_key, "image/jpeg".to_owned()) } else { (key, content_type) };
+        let files = self.files.clone();
+        let bytes = tokio::task::spawn_blocking(move || files.get(&key))
+            .await
+            .map_err(|e| CustomError::Internal(e.to_string()))?
+            .map_err(CustomError::Internal)?
+            .ok_or(CustomError::NotFound)?;
+        Ok((content_type, bytes))
     }
 
     /// The dealer's quote: price, lead time, specification, validity.
@@ -493,7 +671,7 @@ impl Customization {
         .execute(&mut *tx)
         .await?;
         let body = format!("Quote: {price}, ready in {} days. {spec}", q.lead_time_days);
-        let seq = append_message(&mut tx, id, &me, "quote", &body, Some(&quote_id)).await?;
+        let seq = append_message(&mut tx, id, &me, "quote", &body, Extra::quote(&quote_id)).await?;
         sqlx::query("UPDATE custom_thread SET status = 'quoted' WHERE thread_id = $1").bind(id).execute(&mut *tx).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&QuoteOffered { thread_id: id.to_owned(), quote_id, customer_id: r.try_get("customer_id")?, price: price.to_string(), expires_at: expires.to_rfc3339() })).await?;
         tx.commit().await?;
@@ -543,7 +721,7 @@ impl Customization {
         } else {
             ("Quote declined.", "in_discussion")
         };
-        let seq = append_message(&mut tx, &thread_id, &me, "system", body, Some(quote_id)).await?;
+        let seq = append_message(&mut tx, &thread_id, &me, "system", body, Extra::quote(quote_id)).await?;
         sqlx::query("UPDATE custom_thread SET status = $1 WHERE thread_id = $2").bind(thread_status).bind(&thread_id).execute(&mut *tx).await?;
         if accept {
             outbox::append(&mut tx, &outbox::Envelope::of(&QuoteAccepted { thread_id: thread_id.clone(), quote_id: quote_id.to_owned(), customer_id: me.clone() })).await?;
@@ -555,6 +733,59 @@ impl Customization {
             // the price is the quote's, read here on the server
             self.orders.add_quoted_line(&me, &product_id, quote_id, &thread_id, price, &spec).await?;
         }
+        self.publish(&thread_id, seq).await
+    }
+
+    /// The customer's counter-offer to a quote: the quote is declined and the amount they propose (with
+    /// a note) goes to the dealer, who may answer with a new quote.
+    pub async fn counter(&self, p: &Principal, quote_id: &str, price: &str, note: &str) -> Result<MessageView, CustomError> {
+        let r: Option<(String, String, i64, String)> = sqlx::query_as("SELECT thread_id, currency, expires_at, status FROM custom_quote WHERE quote_id = $1")
+            .bind(quote_id)
+            .fetch_optional(self.db.reader())
+            .await?;
+        let (thread_id, currency, expires, status) = r.ok_or(CustomError::NotFound)?;
+        let (is_dealer, read_only, t) = self.authorize(p, &thread_id).await?;
+        if is_dealer || read_only {
+            return Err(CustomError::Forbidden);
+        }
+        if status != "offered" {
+            return Err(CustomError::Conflict(format!("this quote is {status}")));
+        }
+        if expires <= Timestamp::now().0 {
+            self.expire_due().await?;
+            return Err(CustomError::Conflict("this quote has expired: ask the maker for a new one".into()));
+        }
+        let currency = Currency::parse(&currency).unwrap_or(Currency::EUR);
+        let amount = Money::parse(price, currency).map_err(|e| CustomError::invalid("price", e.to_string()))?;
+        if amount.minor <= 0 {
+            return Err(CustomError::invalid("price", "the amount must be above zero"));
+        }
+        let note = note.trim();
+        if note.chars().count() > 1000 {
+            return Err(CustomError::invalid("note", "the note is limited to 1000 characters"));
+        }
+        if note.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(CustomError::invalid("note", "the note contains control characters"));
+        }
+        let me = p.user.id.to_string();
+        self.throttle(&me).await?;
+        let now = Timestamp::now().0;
+        let mut tx = self.db.begin().await?;
+        let n = sqlx::query("UPDATE custom_quote SET status = 'declined', updated_at = $1 WHERE quote_id = $2 AND status = 'offered'")
+            .bind(now)
+            .bind(quote_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(CustomError::Conflict("this quote changed meanwhile".into()));
+        }
+        let body = if note.is_empty() { format!("Counter-offer: {amount}.") } else { format!("Counter-offer: {amount}. {note}") };
+        let seq = append_message(&mut tx, &thread_id, &me, "text", &body, Extra { quote_id: Some(quote_id), counter_minor: Some(amount.minor), ..Extra::default() }).await?;
+        sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1").bind(&thread_id).execute(&mut *tx).await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&QuoteCountered { thread_id: thread_id.clone(), quote_id: quote_id.to_owned(), dealer_id: t.try_get("dealer_id")?, price: amount.to_string() })).await?;
+        tx.commit().await?;
+        self.mark_read(p, &thread_id, seq).await?;
         self.publish(&thread_id, seq).await
     }
 
@@ -580,7 +811,7 @@ impl Customization {
         }
         sqlx::query("UPDATE custom_quote SET status = 'superseded', updated_at = $1 WHERE thread_id = $2 AND status = 'offered'").bind(now).bind(id).execute(&mut *tx).await?;
         let body = if reason.is_empty() { "The maker declined this request.".to_owned() } else { format!("The maker declined this request: {reason}") };
-        let seq = append_message(&mut tx, id, &p.user.id.to_string(), "system", &body, None).await?;
+        let seq = append_message(&mut tx, id, &p.user.id.to_string(), "system", &body, Extra::default()).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&RequestDeclined { thread_id: id.to_owned(), customer_id: r.try_get("customer_id")?, reason })).await?;
         tx.commit().await?;
         self.publish(id, seq).await
@@ -606,7 +837,7 @@ impl Customization {
                 continue;
             }
             let dealer: String = sqlx::query_scalar("SELECT dealer_id FROM custom_thread WHERE thread_id = $1").bind(&thread_id).fetch_one(&mut *tx).await?;
-            let seq = append_message(&mut tx, &thread_id, &dealer, "system", "The quote expired.", Some(&quote_id)).await?;
+            let seq = append_message(&mut tx, &thread_id, &dealer, "system", "The quote expired.", Extra::quote(&quote_id)).await?;
             sqlx::query("UPDATE custom_thread SET status = 'expired' WHERE thread_id = $1 AND status = 'quoted'").bind(&thread_id).execute(&mut *tx).await?;
             outbox::append(&mut tx, &outbox::Envelope::of(&QuoteExpired { thread_id: thread_id.clone(), quote_id })).await?;
             tx.commit().await?;
@@ -649,7 +880,7 @@ impl Customization {
 
     /// Tells every connected client of the thread about message `seq` (it is already stored).
     async fn publish(&self, id: &str, seq: i64) -> Result<MessageView, CustomError> {
-        let r = sqlx::query("SELECT thread_id, seq, author_id, kind, body, quote_id, created_at FROM custom_message WHERE thread_id = $1 AND seq = $2")
+        let r = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.thread_id = $1 AND m.seq = $2"))
             .bind(id)
             .bind(seq)
             .fetch_one(self.db.reader())
@@ -663,22 +894,41 @@ impl Customization {
     }
 }
 
+/// What a message may carry beside its text.
+#[derive(Default, Clone, Copy)]
+struct Extra<'a> {
+    quote_id: Option<&'a str>,
+    attachment_id: Option<&'a str>,
+    counter_minor: Option<i64>,
+}
+
+impl<'a> Extra<'a> {
+    fn quote(id: &'a str) -> Self {
+        Self { quote_id: Some(id), ..Self::default() }
+    }
+}
+
 /// Numbers and stores a message; the thread's counter row serialises concurrent posts.
-async fn append_message(tx: &mut kernel::Tx, thread_id: &str, author: &str, kind: &str, body: &str, quote_id: Option<&str>) -> Result<i64, sqlx::Error> {
+async fn append_message(tx: &mut kernel::Tx, thread_id: &str, author: &str, kind: &str, body: &str, extra: Extra<'_>) -> Result<i64, sqlx::Error> {
     let now = Timestamp::now().0;
     let seq: i64 = sqlx::query_scalar("UPDATE custom_thread SET last_seq = last_seq + 1, updated_at = $1 WHERE thread_id = $2 RETURNING last_seq")
         .bind(now)
         .bind(thread_id)
         .fetch_one(&mut **tx)
         .await?;
-    sqlx::query("INSERT INTO custom_message (thread_id, seq, message_id, author_id, kind, body, quote_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+    sqlx::query(
+        "INSERT INTO custom_message (thread_id, seq, message_id, author_id, kind, body, quote_id, attachment_id, counter_minor, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
         .bind(thread_id)
         .bind(seq)
         .bind(new_id())
         .bind(author)
         .bind(kind)
         .bind(body)
-        .bind(quote_id)
+        .bind(extra.quote_id)
+        .bind(extra.attachment_id)
+        .bind(extra.counter_minor)
         .bind(now)
         .execute(&mut **tx)
         .await?;

@@ -2,6 +2,7 @@
 //! type), typed ids, money, time, the event envelope and its outbox.
 //! Nothing here knows about HTTP or Leptos.
 
+pub mod audit;
 pub mod db;
 pub mod events;
 pub mod hub;

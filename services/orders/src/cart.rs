@@ -256,7 +256,9 @@ impl Orders {
                 (_, Ok(m)) => (Some(m), None),
                 (_, Err(_)) => (None, Some("the options of this item changed: remove it and add it again".to_owned())),
             };
-            if product.status != ProductStatus::Published {
+            // a quoted piece may be on the store's unlisted commission listing (a request from the store page)
+            let for_sale = product.status == ProductStatus::Published || (quote.is_some() && product.status == ProductStatus::Unlisted);
+            if !for_sale {
                 problem = Some("no longer for sale".into());
             } else if let Some(stock) = product.stock.filter(|s| *s < quantity && quote.is_none()) {
                 // (a quoted piece is made to order: the listing's stock does not limit it)
