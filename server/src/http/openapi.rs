@@ -173,7 +173,7 @@ fn orders_paths() -> Value {
         "/products/{slug}/reviews": { "get": with(op("A product's reviews and average", "catalog", None, Some("Object"), "200", true), vec![id("slug")]) },
         "/threads": {
             "get": op("The caller's customization threads (as customer and as dealer)", "customization", None, Some("Object"), "200", false),
-            "post": op("Request custom work on a listing: opens a thread with its dealer", "customization", Some("CustomRequest"), Some("Object"), "201", false)
+            "post": op("Request custom work on a listing (`product`) or from a store (`store`): opens a thread with the dealer", "customization", Some("CustomRequest"), Some("Object"), "201", false)
         },
         "/threads/{id}": { "get": with(op("One thread (participants; admins read-only)", "customization", None, Some("Object"), "200", false), vec![id("id")]) },
         "/threads/{id}/messages": {
@@ -188,7 +188,19 @@ fn orders_paths() -> Value {
             "parameters": [id("id"), { "name": "after", "in": "query", "schema": { "type": "integer" } }],
             "responses": { "101": { "description": "switching protocols" }, "404": { "$ref": "#/components/responses/Error" } } } },
         "/quotes/{id}/accept": { "post": with(op("Accept a quote: the piece goes to the cart at the quoted price", "customization", None, Some("Object"), "200", false), vec![id("id")]) },
-        "/quotes/{id}/decline": { "post": with(op("Decline a quote", "customization", None, Some("Object"), "200", false), vec![id("id")]) }
+        "/quotes/{id}/decline": { "post": with(op("Decline a quote", "customization", None, Some("Object"), "200", false), vec![id("id")]) },
+        "/quotes/{id}/counter": { "post": with(op("Counter a quote with the amount the customer proposes (the quote is declined)", "customization", Some("Counter"), Some("Object"), "200", false), vec![id("id")]) },
+        "/threads/{id}/attachments": { "post": {
+            "summary": "Send a reference image (PNG, JPEG or WebP, at most 5 MB; checked from its bytes) with an optional caption", "tags": ["customization"],
+            "parameters": [id("id")],
+            "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["image"],
+                "properties": { "image": { "type": "string", "format": "binary" }, "caption": { "type": "string", "maxLength": 500 } } } } } },
+            "responses": ok(Some("Object"), "201") } },
+        "/threads/{id}/attachments/{attachment}": { "get": {
+            "summary": "A reference image (participants and admins only; `size=thumb` for the thumbnail)", "tags": ["customization"],
+            "parameters": [id("id"), id("attachment"), { "name": "size", "in": "query", "schema": { "type": "string", "enum": ["thumb"] } }],
+            "responses": { "200": { "description": "the image", "content": { "image/*": { "schema": { "type": "string", "format": "binary" } } } },
+                "404": { "$ref": "#/components/responses/Error" } } } }
     })
 }
 
@@ -196,8 +208,10 @@ fn orders_schemas() -> Value {
     let money = json!({ "type": "object", "properties": { "minor": { "type": "integer" }, "currency": { "type": "string" }, "display": { "type": "string" } } });
     json!({
         "Object": { "type": "object" },
-        "CustomRequest": { "type": "object", "required": ["product", "text"], "additionalProperties": false, "properties": {
-            "product": { "type": "string" }, "text": { "type": "string", "maxLength": 2000 }, "choices": { "type": "array", "items": { "type": "object" } },
+        "Counter": { "type": "object", "required": ["price"], "additionalProperties": false, "properties": {
+            "price": { "type": "string", "description": "a decimal amount, e.g. 150.00" }, "note": { "type": "string", "maxLength": 1000 } } },
+        "CustomRequest": { "type": "object", "required": ["text"], "additionalProperties": false, "properties": {
+            "product": { "type": "string", "description": "a listing's id or slug" }, "store": { "type": "string", "description": "a store's slug (when there is no listing)" }, "text": { "type": "string", "maxLength": 2000 }, "choices": { "type": "array", "items": { "type": "object" } },
             "budget": { "type": "string", "nullable": true }, "deadline": { "type": "string", "nullable": true, "description": "YYYY-MM-DD" } } },
         "Money": money,
         "CartAdd": { "type": "object", "required": ["product"], "additionalProperties": false, "properties": {

@@ -81,7 +81,7 @@ both!(service_endpoints, |app: TestApp| async move {
         "/orders", "/orders/{id}", "/orders/{id}/cancel", "/orders/{id}/received", "/orders/{id}/lines/{line}/review",
         "/dealer/orders", "/dealer/orders/{id}/{action}", "/dealer/balance", "/products/{slug}/reviews",
         "/threads", "/threads/{id}", "/threads/{id}/messages", "/threads/{id}/quotes", "/threads/{id}/decline", "/threads/{id}/ws",
-        "/quotes/{id}/accept", "/quotes/{id}/decline",
+        "/quotes/{id}/accept", "/quotes/{id}/decline", "/quotes/{id}/counter", "/threads/{id}/attachments", "/threads/{id}/attachments/{attachment}",
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
