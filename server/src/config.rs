@@ -80,6 +80,11 @@ pub struct Settings {
     pub commission_bps: i64,
     pub payout_hold_days: i64,
     pub reservation_ttl: std::time::Duration,
+    /// `BESPOKE_KEYS`: the key-encryption keyring as JSON (`{"current": id, "keys": {id: base64url}}`);
+    /// wins over the file.
+    pub keys: Option<SecretString>,
+    /// `BESPOKE_KEYS_FILE`: the keyring file (default `data_dir/keys.json`, generated on first run).
+    pub keys_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +140,13 @@ fn parse_events_mode(setting: &str, v: &str) -> Result<EventsMode, ConfigError> 
     }
 }
 
+impl Settings {
+    /// Where the keyring file is (when `BESPOKE_KEYS` is not set).
+    pub fn keys_path(&self) -> PathBuf {
+        self.keys_file.clone().unwrap_or_else(|| self.data_dir.join("keys.json"))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -155,6 +167,8 @@ impl Default for Settings {
             commission_bps: 1000,
             payout_hold_days: 7,
             reservation_ttl: std::time::Duration::from_secs(15 * 60),
+            keys: None,
+            keys_file: None,
         }
     }
 }
@@ -289,6 +303,13 @@ impl Settings {
         }
         if let Some(v) = env("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP") {
             s.max_failures_per_ip = parse_count("BESPOKE_ACCOUNTS__MAX_FAILURES_PER_IP", &v)?;
+        }
+        if let Some(v) = env("BESPOKE_KEYS").filter(|v| !v.trim().is_empty()) {
+            kernel::crypto::LocalKeyring::parse(&v).map_err(|e| invalid("BESPOKE_KEYS", &e.to_string()))?;
+            s.keys = Some(SecretString::new(v));
+        }
+        if let Some(v) = env("BESPOKE_KEYS_FILE").filter(|v| !v.trim().is_empty()) {
+            s.keys_file = Some(PathBuf::from(v));
         }
         if let Some(v) = env("BESPOKE_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
             let v = v.trim().trim_end_matches('/').to_owned();

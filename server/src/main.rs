@@ -39,11 +39,28 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Encryption keys: rotate the key-encryption key, or re-wrap under the current one.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new key-encryption key to the keyring file, make it current, and re-wrap every data key
+    /// under it (running instances pick the new key up from the file when they first meet it).
+    Rotate,
+    /// Re-wrap every data key under the current key (after changing BESPOKE_KEYS yourself), and seal
+    /// values written before encryption was enabled.
+    Rewrap,
+    /// The keyring's key ids and which one is current (never the keys).
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -153,6 +170,33 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
                 println!("demo catalogue: {made} listings added in {:.1} s", started.elapsed().as_secs_f64());
             }
             server::seed::run(&accounts).await?;
+        }
+        Command::Keys { command } => {
+            let db = startup::connect_db(&settings).await?;
+            match command {
+                KeysCommand::Status => {
+                    println!("current key: {}", db.vault()?.current_id());
+                }
+                KeysCommand::Rotate => {
+                    if settings.keys.is_some() {
+                        return Err("BESPOKE_KEYS is set, so the keyring lives in your secret store: add a key there, make it current, restart, then run `server keys rewrap`".into());
+                    }
+                    let path = settings.keys_path();
+                    let mut ring = kernel::crypto::LocalKeyring::parse(&std::fs::read_to_string(&path)?)?;
+                    let old = ring.current.clone();
+                    let new = ring.add_key();
+                    startup::write_keyring(&path, &ring)?;
+                    let db = db.with_vault(startup::vault(&settings)?);
+                    let n = kernel::crypto::rotate_all(&db, db.vault()?).await?;
+                    kernel::audit::record(&db, &kernel::audit::Entry::new("cli", "keys.rotate", &new).detail(format!("from {old}; {n} values re-wrapped"))).await?;
+                    println!("rotated {old} -> {new}: {n} values re-wrapped ({} keys in {})", ring.ids().len(), path.display());
+                }
+                KeysCommand::Rewrap => {
+                    let n = kernel::crypto::rotate_all(&db, db.vault()?).await?;
+                    kernel::audit::record(&db, &kernel::audit::Entry::new("cli", "keys.rewrap", &db.vault()?.current_id()).detail(format!("{n} values"))).await?;
+                    println!("{n} values now under {}", db.vault()?.current_id());
+                }
+            }
         }
         Command::Audit { command } => {
             let db = startup::connect_db(&settings).await?;

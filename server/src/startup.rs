@@ -81,6 +81,8 @@ pub enum StartError {
     Search(String),
     #[error("payments: {0}")]
     Payments(String),
+    #[error("encryption keys: {0}")]
+    Keys(String),
     #[error("could not listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -97,7 +99,69 @@ pub async fn connect_db(settings: &Settings) -> Result<Db, StartError> {
         .map_err(|source| StartError::DataDir { path: settings.data_dir.display().to_string(), source })?;
     let db = Db::connect(&url).await?;
     db.migrate().await?;
-    Ok(db)
+    Ok(db.with_vault(vault(settings)?))
+}
+
+/// The keyring source: `BESPOKE_KEYS`, else the keyring file.
+fn read_keyring(settings: &Settings) -> Result<Option<kernel::crypto::LocalKeyring>, kernel::crypto::CryptoError> {
+    use kernel::crypto::{CryptoError, LocalKeyring};
+    if let Some(k) = &settings.keys {
+        return LocalKeyring::parse(k.expose()).map(Some);
+    }
+    let path = settings.keys_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => LocalKeyring::parse(&text).map(Some).map_err(|e| CryptoError::Config(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CryptoError::Config(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Writes a keyring file readable by its owner only.
+pub fn write_keyring(path: &std::path::Path, ring: &kernel::crypto::LocalKeyring) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(ring.to_json().as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+/// The vault sealing personal data: keys from configuration; a first run without any generates a
+/// keyring file and says so loudly (losing it makes the sealed data unreadable).
+pub fn vault(settings: &Settings) -> Result<Arc<kernel::crypto::Vault>, StartError> {
+    use kernel::crypto::{KeyProvider, LocalKeyring, Vault};
+    let ring = match read_keyring(settings).map_err(|e| StartError::Keys(e.to_string()))? {
+        Some(r) => r,
+        None => {
+            let r = LocalKeyring::generate();
+            let path = settings.keys_path();
+            write_keyring(&path, &r).map_err(|e| StartError::Keys(format!("could not write {}: {e}", path.display())))?;
+            tracing::warn!(
+                path = %path.display(),
+                "!!! NO ENCRYPTION KEYS WERE CONFIGURED: a new key-encryption key was generated and written to this file. \
+                 Back it up and keep it secret: without it the encrypted personal data (addresses, MFA secrets, custom requests) \
+                 cannot be read. In production set BESPOKE_KEYS or BESPOKE_KEYS_FILE (docs/OPERATIONS.md) !!!"
+            );
+            r
+        }
+    };
+    let s = settings.clone();
+    // another instance may rotate: a value under a key this one has not seen makes it re-read the source
+    let reload: kernel::crypto::Reload = Box::new(move || {
+        read_keyring(&s)?
+            .map(|r| Arc::new(r) as Arc<dyn KeyProvider>)
+            .ok_or_else(|| kernel::crypto::CryptoError::Config("the keyring disappeared".into()))
+    });
+    Ok(Arc::new(Vault::new(Arc::new(ring), Some(reload))))
 }
 
 /// The event bus with every consumer of this binary, its subscriptions recorded in the database.

@@ -20,6 +20,7 @@ async fn start_instance(url: &str, port: u16, log: &std::path::Path) -> Child {
         .env("DATABASE_URL", url)
         .env("BESPOKE_ADDR", format!("127.0.0.1:{port}"))
         .env("BESPOKE_EVENTS__LEASE_SECONDS", "2")
+        .env("BESPOKE_KEYS", TEST_KEYS)
         .env("RUST_LOG", "warn")
         .env_remove("BESPOKE_CONFIG")
         .stdout(Stdio::null())

@@ -38,12 +38,19 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    pub fn backend(&self) -> Backend {
+        if self.database_url.starts_with("sqlite") { Backend::Sqlite } else { Backend::Postgres }
+    }
+
     /// A handle on a server started elsewhere (e.g. a spawned binary) on `database_url`.
     pub fn attach(base: &str, database_url: &str) -> Self {
         let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         TestApp { base: base.to_owned(), client, database_url: database_url.to_owned(), _dir: tempfile::tempdir().expect("dir"), pg_name: None }
     }
 }
+
+/// The keyring every test instance uses (instances sharing a database must share their keys).
+pub const TEST_KEYS: &str = r#"{"current":"ktest","keys":{"ktest":"uWx9h6iJ4MwqqTHiFPRebSflYVjPgITIqgyTFgW-VxE"}}"#;
 
 /// The PostgreSQL server the tests use; `BESPOKE_TEST_PG_URL` (a url to an existing database that
 /// may create databases) overrides the local default.
@@ -109,6 +116,7 @@ async fn spawn_app_full(backend: Backend, products: usize, tweak: impl FnOnce(&m
         data_dir: dir.path().to_path_buf(),
         database_url: Some(server::config::SecretString::new(database_url.clone())),
         site_root: Some(dir.path().join("site")),
+        keys: Some(server::config::SecretString::new(TEST_KEYS)),
         ..Settings::default()
     };
     tweak(&mut settings);

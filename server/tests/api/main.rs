@@ -10,6 +10,7 @@ mod catalog;
 mod cli;
 mod crash;
 mod custom;
+mod encryption;
 mod events;
 mod fleet;
 mod mfa;

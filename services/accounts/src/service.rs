@@ -264,7 +264,8 @@ impl Accounts {
         let id = UserId::parse(&row.account_id).map_err(|e| AccountsError::internal(e.to_string()))?;
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.len() == totp::DIGITS as usize && digits.bytes().all(|b| b.is_ascii_digit()) {
-            let Some(key) = row.mfa_secret.as_deref().and_then(totp::decode_secret) else { return Ok(false) };
+            let Some(stored) = row.mfa_secret.as_deref() else { return Ok(false) };
+            let Some(key) = totp::decode_secret(&self.open_secret(&row.account_id, "mfa_secret", stored)?) else { return Ok(false) };
             let Some(step) = totp::matching_step(&key, &digits, now_unix()) else { return Ok(false) };
             return Ok(db::consume_mfa_step(tx, id, i64::try_from(step).unwrap_or(i64::MAX)).await?);
         }
@@ -375,14 +376,28 @@ impl Accounts {
         Ok(())
     }
 
+    /// A TOTP secret as stored: envelope-encrypted and bound to the account row and column.
+    fn seal_secret(&self, account_id: &str, column: &str, secret: &str) -> Result<String, AccountsError> {
+        self.db.vault().and_then(|v| v.seal("account", column, account_id, secret)).map_err(|e| AccountsError::internal(format!("sealing the MFA secret: {e}")))
+    }
+
+    /// A stored TOTP secret in clear (one written before encryption reads as it is until `server keys rotate`).
+    fn open_secret(&self, account_id: &str, column: &str, stored: &str) -> Result<String, AccountsError> {
+        if !kernel::crypto::Vault::is_sealed(stored) {
+            return Ok(stored.to_owned());
+        }
+        self.db.vault().and_then(|v| v.open("account", column, account_id, stored)).map_err(|e| AccountsError::internal(format!("opening the MFA secret: {e}")))
+    }
+
     /// Starts MFA enrolment: a new secret, kept pending until a code from it is confirmed.
     pub async fn mfa_begin(&self, p: &Principal) -> Result<MfaSetup, AccountsError> {
         if p.user.mfa_enabled {
             return Err(AccountsError::MfaAlreadyEnabled);
         }
         let secret = totp::generate_secret();
+        let sealed = self.seal_secret(&p.user.id.to_string(), "mfa_pending_secret", &secret)?;
         let mut tx = self.db.begin().await?;
-        db::set_pending_mfa_secret(&mut tx, p.user.id, &secret).await?;
+        db::set_pending_mfa_secret(&mut tx, p.user.id, &sealed).await?;
         tx.commit().await?;
         let uri = totp::otpauth_uri(&self.cfg.totp_issuer, &p.user.email, &secret);
         let qr_svg = qrcode::QrCode::new(uri.as_bytes())
@@ -398,10 +413,12 @@ impl Accounts {
         if row.mfa_enabled == 1 {
             return Err(AccountsError::MfaAlreadyEnabled);
         }
-        let secret = row.mfa_pending_secret.ok_or(AccountsError::MfaNotStarted)?;
+        let pending = row.mfa_pending_secret.as_deref().ok_or(AccountsError::MfaNotStarted)?;
+        let secret = self.open_secret(&row.account_id, "mfa_pending_secret", pending)?;
         let key = totp::decode_secret(&secret).ok_or_else(|| AccountsError::internal("bad stored secret"))?;
         let step = totp::matching_step(&key, code, now_unix()).ok_or(AccountsError::InvalidMfaCode)?;
-        db::enable_mfa(&mut tx, p.user.id, &secret, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+        let sealed = self.seal_secret(&row.account_id, "mfa_secret", &secret)?;
+        db::enable_mfa(&mut tx, p.user.id, &sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         let codes = self.new_recovery_codes(&mut tx, p.user.id).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&events::MfaEnabled { user_id: p.user.id })).await?;
         tx.commit().await?;

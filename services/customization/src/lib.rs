@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use accounts::{Principal, Role};
 use catalog::{Catalog, ImageStore, Selection};
-use kernel::{hub::Hub, outbox, Currency, Db, Money, Timestamp};
+use kernel::{crypto::Vault, hub::Hub, outbox, Currency, Db, Money, Timestamp};
 use orders::Orders;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -221,7 +221,7 @@ fn clean_text(field: &str, v: &str, max: usize, what: &str) -> Result<String, Cu
 }
 
 /// A message with its attachment and its thread's currency.
-const MESSAGE_SELECT: &str = "SELECT m.thread_id, m.seq, m.author_id, m.kind, m.body, m.quote_id, m.created_at, m.counter_minor, m.attachment_id, \
+const MESSAGE_SELECT: &str = "SELECT m.thread_id, m.seq, m.message_id, m.author_id, m.kind, m.body, m.quote_id, m.created_at, m.counter_minor, m.attachment_id, \
      a.content_type, a.width, a.height, t.currency \
      FROM custom_message m JOIN custom_thread t ON t.thread_id = m.thread_id LEFT JOIN custom_attachment a ON a.attachment_id = m.attachment_id";
 
@@ -233,6 +233,22 @@ const THREAD_SELECT: &str = "SELECT t.thread_id, t.customer_id, t.dealer_id, t.p
 impl Customization {
     pub fn new(db: Db, hub: Hub, catalog: Catalog, orders: Orders, files: Arc<dyn ImageStore>) -> Self {
         Self { db, hub, catalog, orders, files }
+    }
+
+    fn vault(&self) -> Result<&Vault, CustomError> {
+        self.db.vault().map_err(|e| CustomError::Internal(e.to_string()))
+    }
+
+    fn seal(&self, table: &str, column: &str, row: &str, text: &str) -> Result<String, CustomError> {
+        self.vault()?.seal(table, column, row, text).map_err(|e| CustomError::Internal(format!("sealing {table}.{column}: {e}")))
+    }
+
+    /// Opens a sealed value (one written before encryption reads as it is until `server keys rotate`).
+    fn open(&self, table: &str, column: &str, row: &str, stored: String) -> Result<String, CustomError> {
+        if !Vault::is_sealed(&stored) {
+            return Ok(stored);
+        }
+        self.vault()?.open(table, column, row, &stored).map_err(|e| CustomError::Internal(format!("opening {table}.{column} of {row}: {e}")))
     }
 
     /// Opens a request on a listing, or on a store (something new: it is sold through the store's
@@ -292,7 +308,7 @@ impl Customization {
         .bind(&product.store.dealer_id)
         .bind(&product.id)
         .bind(&product.title)
-        .bind(&text)
+        .bind(self.seal("custom_thread", "request_text", &id, &text)?)
         .bind(serde_json::to_string(&input.choices).unwrap_or_default())
         .bind(budget)
         .bind(product.price.currency.code())
@@ -300,7 +316,7 @@ impl Customization {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let seq = append_message(&mut tx, &id, &me, "request", &text, Extra::default()).await?;
+        let seq = append_message(self.vault()?, &mut tx, &id, &me, "request", &text, Extra::default()).await?;
         outbox::append(
             &mut tx,
             &outbox::Envelope::of(&CustomizationRequested { thread_id: id.clone(), customer_id: me.clone(), dealer_id: product.store.dealer_id.clone(), product_id: product.id.clone() }),
@@ -344,7 +360,7 @@ impl Customization {
 
     pub async fn thread(&self, p: &Principal, id: &str) -> Result<ThreadView, CustomError> {
         let (is_dealer, read_only, r) = self.authorize(p, id).await?;
-        let mut v = view(&r, is_dealer, read_only)?;
+        let mut v = self.view(&r, is_dealer, read_only)?;
         if let Ok(product) = self.catalog.product(&v.product_id).await {
             v.listing_url = (product.status == catalog::ProductStatus::Published).then(|| product.url());
             v.store_url = Some(format!("/s/{}", product.store.slug));
@@ -353,7 +369,8 @@ impl Customization {
     }
 }
 
-fn view(r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<ThreadView, CustomError> {
+impl Customization {
+fn view(&self, r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<ThreadView, CustomError> {
     let id: String = r.try_get("thread_id")?;
     let last_seq: i64 = r.try_get("last_seq")?;
     let read: i64 = r.try_get("last_read")?;
@@ -364,7 +381,7 @@ fn view(r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<Threa
         dealer_id: r.try_get("dealer_id")?,
         product_id: r.try_get("product_id")?,
         product_title: r.try_get("product_title")?,
-        request_text: r.try_get("request_text")?,
+        request_text: self.open("custom_thread", "request_text", &id, r.try_get("request_text")?)?,
         budget: r.try_get::<Option<i64>, _>("budget_minor")?.map(|b| Money::new(b, c).to_string()),
         deadline: r.try_get("deadline")?,
         status: r.try_get("status")?,
@@ -377,6 +394,7 @@ fn view(r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Result<Threa
         store_url: None,
         id,
     })
+}
 }
 
 impl Customization {
@@ -399,7 +417,7 @@ impl Customization {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let dealer: String = r.try_get("dealer_id")?;
-            out.push(view(r, dealer == me, false)?);
+            out.push(self.view(r, dealer == me, false)?);
         }
         Ok(out)
     }
@@ -464,7 +482,7 @@ impl Customization {
             seq: r.try_get("seq")?,
             author_id: r.try_get("author_id")?,
             kind: r.try_get("kind")?,
-            body: r.try_get("body")?,
+            body: self.open("custom_message", "body", &r.try_get::<String, _>("message_id")?, r.try_get("body")?)?,
             quote,
             attachment,
             counter: r.try_get::<Option<i64>, _>("counter_minor")?.map(|m| Money::new(m, currency).to_string()),
@@ -508,7 +526,7 @@ impl Customization {
         self.throttle(&me).await?;
         let recipient: String = if is_dealer { t.try_get("customer_id")? } else { t.try_get("dealer_id")? };
         let mut tx = self.db.begin().await?;
-        let seq = append_message(&mut tx, id, &me, "text", &body, Extra::default()).await?;
+        let seq = append_message(self.vault()?, &mut tx, id, &me, "text", &body, Extra::default()).await?;
         // a dealer's first answer moves a new request into discussion
         if is_dealer {
             sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1 AND status = 'new'").bind(id).execute(&mut *tx).await?;
@@ -587,10 +605,10 @@ impl Customization {
             .bind(Timestamp::now().0)
             .execute(&mut *tx)
             .await?;
-            let seq = append_message(&mut tx, id, &me, "text", &caption, Extra { attachment_id: Some(&attachment_id), ..Extra::default() }).await?;
+            let seq = append_message(self.vault()?, &mut tx, id, &me, "text", &caption, Extra { attachment_id: Some(&attachment_id), ..Extra::default() }).await?;
             outbox::append(&mut tx, &outbox::Envelope::of(&MessagePosted { thread_id: id.to_owned(), seq, author_id: me.clone(), recipient_id: recipient, kind: "image".into() })).await?;
             tx.commit().await?;
-            Ok::<i64, sqlx::Error>(seq)
+            Ok::<i64, CustomError>(seq)
         }
         .await;
         let seq = match stored {
@@ -600,7 +618,7 @@ impl Customization {
                 for k in [&key, &thumb] {
                     let _ = self.files.delete(k);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         self.mark_read(p, id, seq).await?;
@@ -671,7 +689,7 @@ impl Customization {
         .execute(&mut *tx)
         .await?;
         let body = format!("Quote: {price}, ready in {} days. {spec}", q.lead_time_days);
-        let seq = append_message(&mut tx, id, &me, "quote", &body, Extra::quote(&quote_id)).await?;
+        let seq = append_message(self.vault()?, &mut tx, id, &me, "quote", &body, Extra::quote(&quote_id)).await?;
         sqlx::query("UPDATE custom_thread SET status = 'quoted' WHERE thread_id = $1").bind(id).execute(&mut *tx).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&QuoteOffered { thread_id: id.to_owned(), quote_id, customer_id: r.try_get("customer_id")?, price: price.to_string(), expires_at: expires.to_rfc3339() })).await?;
         tx.commit().await?;
@@ -721,7 +739,7 @@ impl Customization {
         } else {
             ("Quote declined.", "in_discussion")
         };
-        let seq = append_message(&mut tx, &thread_id, &me, "system", body, Extra::quote(quote_id)).await?;
+        let seq = append_message(self.vault()?, &mut tx, &thread_id, &me, "system", body, Extra::quote(quote_id)).await?;
         sqlx::query("UPDATE custom_thread SET status = $1 WHERE thread_id = $2").bind(thread_status).bind(&thread_id).execute(&mut *tx).await?;
         if accept {
             outbox::append(&mut tx, &outbox::Envelope::of(&QuoteAccepted { thread_id: thread_id.clone(), quote_id: quote_id.to_owned(), customer_id: me.clone() })).await?;
@@ -781,7 +799,7 @@ impl Customization {
             return Err(CustomError::Conflict("this quote changed meanwhile".into()));
         }
         let body = if note.is_empty() { format!("Counter-offer: {amount}.") } else { format!("Counter-offer: {amount}. {note}") };
-        let seq = append_message(&mut tx, &thread_id, &me, "text", &body, Extra { quote_id: Some(quote_id), counter_minor: Some(amount.minor), ..Extra::default() }).await?;
+        let seq = append_message(self.vault()?, &mut tx, &thread_id, &me, "text", &body, Extra { quote_id: Some(quote_id), counter_minor: Some(amount.minor), ..Extra::default() }).await?;
         sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1").bind(&thread_id).execute(&mut *tx).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&QuoteCountered { thread_id: thread_id.clone(), quote_id: quote_id.to_owned(), dealer_id: t.try_get("dealer_id")?, price: amount.to_string() })).await?;
         tx.commit().await?;
@@ -811,7 +829,7 @@ impl Customization {
         }
         sqlx::query("UPDATE custom_quote SET status = 'superseded', updated_at = $1 WHERE thread_id = $2 AND status = 'offered'").bind(now).bind(id).execute(&mut *tx).await?;
         let body = if reason.is_empty() { "The maker declined this request.".to_owned() } else { format!("The maker declined this request: {reason}") };
-        let seq = append_message(&mut tx, id, &p.user.id.to_string(), "system", &body, Extra::default()).await?;
+        let seq = append_message(self.vault()?, &mut tx, id, &p.user.id.to_string(), "system", &body, Extra::default()).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&RequestDeclined { thread_id: id.to_owned(), customer_id: r.try_get("customer_id")?, reason })).await?;
         tx.commit().await?;
         self.publish(id, seq).await
@@ -837,7 +855,7 @@ impl Customization {
                 continue;
             }
             let dealer: String = sqlx::query_scalar("SELECT dealer_id FROM custom_thread WHERE thread_id = $1").bind(&thread_id).fetch_one(&mut *tx).await?;
-            let seq = append_message(&mut tx, &thread_id, &dealer, "system", "The quote expired.", Extra::quote(&quote_id)).await?;
+            let seq = append_message(self.vault()?, &mut tx, &thread_id, &dealer, "system", "The quote expired.", Extra::quote(&quote_id)).await?;
             sqlx::query("UPDATE custom_thread SET status = 'expired' WHERE thread_id = $1 AND status = 'quoted'").bind(&thread_id).execute(&mut *tx).await?;
             outbox::append(&mut tx, &outbox::Envelope::of(&QuoteExpired { thread_id: thread_id.clone(), quote_id })).await?;
             tx.commit().await?;
@@ -909,23 +927,26 @@ impl<'a> Extra<'a> {
 }
 
 /// Numbers and stores a message; the thread's counter row serialises concurrent posts.
-async fn append_message(tx: &mut kernel::Tx, thread_id: &str, author: &str, kind: &str, body: &str, extra: Extra<'_>) -> Result<i64, sqlx::Error> {
+async fn append_message(vault: &Vault, tx: &mut kernel::Tx, thread_id: &str, author: &str, kind: &str, body: &str, extra: Extra<'_>) -> Result<i64, CustomError> {
     let now = Timestamp::now().0;
     let seq: i64 = sqlx::query_scalar("UPDATE custom_thread SET last_seq = last_seq + 1, updated_at = $1 WHERE thread_id = $2 RETURNING last_seq")
         .bind(now)
         .bind(thread_id)
         .fetch_one(&mut **tx)
         .await?;
+    let message_id = new_id();
+    // messages may carry personal data: sealed, bound to their row
+    let sealed = vault.seal("custom_message", "body", &message_id, body).map_err(|e| CustomError::Internal(format!("sealing a message: {e}")))?;
     sqlx::query(
         "INSERT INTO custom_message (thread_id, seq, message_id, author_id, kind, body, quote_id, attachment_id, counter_minor, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
         .bind(thread_id)
         .bind(seq)
-        .bind(new_id())
+        .bind(&message_id)
         .bind(author)
         .bind(kind)
-        .bind(body)
+        .bind(sealed)
         .bind(extra.quote_id)
         .bind(extra.attachment_id)
         .bind(extra.counter_minor)

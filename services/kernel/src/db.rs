@@ -93,6 +93,8 @@ pub struct Db {
     backend: Backend,
     url: String,
     wake: WakeTx,
+    /// Seals personal data before it is stored (see [`crate::crypto`]); set at start-up.
+    vault: Option<Arc<crate::crypto::Vault>>,
 }
 
 impl Db {
@@ -126,7 +128,7 @@ impl Db {
                     .after_connect(sqlite_pragmas)
                     .connect_with(opts)
                     .await?;
-                Ok(Self { read, write, backend, url: url.to_owned(), wake: Arc::new(watch::channel(0).0) })
+                Ok(Self { read, write, backend, url: url.to_owned(), wake: Arc::new(watch::channel(0).0), vault: None })
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -134,7 +136,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await?;
-                Ok(Self { read: pool.clone(), write: pool, backend, url: url.to_owned(), wake: Arc::new(watch::channel(0).0) })
+                Ok(Self { read: pool.clone(), write: pool, backend, url: url.to_owned(), wake: Arc::new(watch::channel(0).0), vault: None })
             }
         }
     }
@@ -155,6 +157,17 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This handle with the vault that seals personal data.
+    pub fn with_vault(mut self, vault: Arc<crate::crypto::Vault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The vault; an error (never a silent plaintext) when none was configured.
+    pub fn vault(&self) -> Result<&crate::crypto::Vault, crate::crypto::CryptoError> {
+        self.vault.as_deref().ok_or_else(|| crate::crypto::CryptoError::Config("no encryption keys are configured for this process".into()))
     }
 
     pub fn url(&self) -> &str {

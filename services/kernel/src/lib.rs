@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or Leptos.
 
 pub mod audit;
+pub mod crypto;
 pub mod db;
 pub mod events;
 pub mod hub;

@@ -130,6 +130,13 @@ fn message_for(e: &StoredEvent) -> Option<Message> {
             body: "Accept it to put the piece in your cart at the quoted price, or answer the maker.".into(),
             link: Some("/requests"),
         }),
+        "customization.QuoteCountered" => Some(Message {
+            account_id: str_field(e, "dealer_id")?.to_owned(),
+            kind: "custom_quote",
+            title: format!("A counter-offer: {}", str_field(e, "price").unwrap_or("")),
+            body: "The customer proposes another price. Answer with a new quote or a message.".into(),
+            link: Some("/dealer/requests"),
+        }),
         "customization.RequestDeclined" => Some(Message {
             account_id: str_field(e, "customer_id")?.to_owned(),
             kind: "custom_request",
@@ -141,7 +148,8 @@ fn message_for(e: &StoredEvent) -> Option<Message> {
     }
 }
 
-const SUBSCRIPTIONS: [&str; 11] = [
+const SUBSCRIPTIONS: [&str; 12] = [
+    "customization.QuoteCountered",
     "customization.RequestDeclined",
     "customization.CustomizationRequested",
     "customization.MessagePosted",

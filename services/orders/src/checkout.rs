@@ -148,7 +148,7 @@ impl Orders {
         .bind(&customer_id)
         .bind(currency.code())
         .bind(grand_total)
-        .bind(protect(&address))
+        .bind(protect(self.db(), &checkout_id, &address)?)
         .bind(expires.0)
         .bind(now.0)
         .execute(&mut *tx)
@@ -310,7 +310,7 @@ impl Orders {
         let sql = format!(
             "SELECT o.order_id, o.number, o.status, o.store_name, o.total_minor, o.currency, o.created_at, o.shipping_address_name, \
              (SELECT CAST(SUM(l.quantity) AS BIGINT) FROM order_line l WHERE l.order_id = o.order_id), \
-             (SELECT l.title FROM order_line l WHERE l.order_id = o.order_id ORDER BY l.position LIMIT 1) \
+             (SELECT l.title FROM order_line l WHERE l.order_id = o.order_id ORDER BY l.position LIMIT 1), o.checkout_id \
              FROM (SELECT co.*, c.shipping_address AS shipping_address_name FROM customer_order co JOIN checkout c ON c.checkout_id = co.checkout_id) o \
              WHERE {filter} ORDER BY o.created_at DESC, o.order_id LIMIT {limit}"
         );
@@ -323,7 +323,7 @@ impl Orders {
             .map(|r| {
                 let status = OrderStatus::parse(&r.try_get::<String, _>(2)?).unwrap_or(OrderStatus::Placed);
                 let currency: String = r.try_get(5)?;
-                let address = crate::service::unprotect(&r.try_get::<String, _>(7)?);
+                let address = crate::service::unprotect(self.db(), &r.try_get::<String, _>(10)?, &r.try_get::<String, _>(7)?)?;
                 Ok(OrderSummary {
                     id: r.try_get(0)?,
                     number: r.try_get(1)?,
@@ -337,8 +337,7 @@ impl Orders {
                     first_title: r.try_get::<Option<String>, _>(9)?.unwrap_or_default(),
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+            .collect::<Result<_, OrdersError>>()
     }
 
     /// The customer gives up on an unpaid checkout: the payment is cancelled and the stock released.

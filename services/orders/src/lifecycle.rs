@@ -151,7 +151,7 @@ impl Orders {
             store_name: r.try_get(4)?,
             dealer_id,
             customer_id,
-            shipping_address: unprotect(&r.try_get::<String, _>(7)?),
+            shipping_address: unprotect(self.db(), &r.try_get::<String, _>(2)?, &r.try_get::<String, _>(7)?)?,
             subtotal: money(r.try_get(9)?, &currency),
             shipping: money(r.try_get(10)?, &currency),
             tax: money(r.try_get(11)?, &currency),

@@ -59,14 +59,26 @@ pub(crate) struct Inner {
     pub(crate) crash_at: Option<String>,
 }
 
-/// Personal data goes to the database through this one function (and comes back through
-/// [`unprotect`]); the security issue makes it envelope-encrypt.
-pub fn protect(address: &Address) -> String {
-    serde_json::to_string(address).unwrap_or_default()
+/// A checkout's shipping address goes to the database through this one function, envelope-encrypted
+/// and bound to its checkout row (and comes back through [`unprotect`]).
+pub fn protect(db: &Db, checkout_id: &str, address: &Address) -> Result<String, OrdersError> {
+    let json = serde_json::to_string(address).unwrap_or_default();
+    db.vault()
+        .and_then(|v| v.seal("checkout", "shipping_address", checkout_id, &json))
+        .map_err(|e| OrdersError::Internal(format!("sealing the shipping address: {e}")))
 }
 
-pub fn unprotect(stored: &str) -> Address {
-    serde_json::from_str(stored).unwrap_or_default()
+/// Opens a stored address (a value written before encryption was enabled reads as it is until
+/// `server keys rotate` seals it).
+pub fn unprotect(db: &Db, checkout_id: &str, stored: &str) -> Result<Address, OrdersError> {
+    let json = if kernel::crypto::Vault::is_sealed(stored) {
+        db.vault()
+            .and_then(|v| v.open("checkout", "shipping_address", checkout_id, stored))
+            .map_err(|e| OrdersError::Internal(format!("opening the shipping address of checkout {checkout_id}: {e}")))?
+    } else {
+        stored.to_owned()
+    };
+    Ok(serde_json::from_str(&json).unwrap_or_default())
 }
 
 /// The realtime topic of one person (the same as notifications use).
