@@ -258,6 +258,14 @@ impl Vault {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Crypto(#[from] CryptoError),
+}
+
 /// Every sealed column: (table, column, the row's key column). `server keys rotate` walks these.
 pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("checkout", "shipping_address", "checkout_id"),
@@ -270,7 +278,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
 /// Re-wraps every sealed value under the vault's current KEK (and seals values written before
 /// encryption was enabled), in batches, each row updated only if it is unchanged since it was read (so
 /// concurrent writers are never overwritten). Returns how many rows changed.
-pub async fn rotate_all(db: &crate::Db, vault: &Vault) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn rotate_all(db: &crate::Db, vault: &Vault) -> Result<u64, RotateError> {
     let current = vault.current_id();
     let mut n = 0u64;
     for (table, column, key) in SEALED_COLUMNS {
