@@ -698,42 +698,53 @@ impl Customization {
     }
 
     /// The customer's answer to a quote. Accepting puts the piece in the cart at the quoted price.
-    pub async fn respond(&self, p: &Principal, quote_id: &str, accept: bool) -> Result<MessageView, CustomError> {
-        let r = sqlx::query("SELECT thread_id, price_minor, spec, expires_at, status FROM custom_quote WHERE quote_id = $1")
+    /// A quote the caller may answer: an open, unexpired quote in a thread where the caller is the
+    /// customer. Returns (the quote row: thread_id, price_minor, spec, currency; the thread row).
+    async fn answerable_quote(&self, p: &Principal, quote_id: &str) -> Result<(sqlx::any::AnyRow, sqlx::any::AnyRow), CustomError> {
+        let r = sqlx::query("SELECT thread_id, price_minor, spec, currency, expires_at, status FROM custom_quote WHERE quote_id = $1")
             .bind(quote_id)
             .fetch_optional(self.db.reader())
             .await?
             .ok_or(CustomError::NotFound)?;
-        let thread_id: String = r.try_get(0)?;
-        let (is_dealer, read_only, t) = self.authorize(p, &thread_id).await?;
+        let (is_dealer, read_only, t) = self.authorize(p, &r.try_get::<String, _>(0)?).await?;
         if is_dealer || read_only {
             return Err(CustomError::Forbidden);
         }
-        let status: String = r.try_get(4)?;
-        let expires: i64 = r.try_get(3)?;
+        let status: String = r.try_get(5)?;
         if status != "offered" {
             return Err(CustomError::Conflict(format!("this quote is {status}")));
         }
-        if expires <= Timestamp::now().0 {
+        if r.try_get::<i64, _>(4)? <= Timestamp::now().0 {
             self.expire_due().await?;
             return Err(CustomError::Conflict("this quote has expired: ask the maker for a new one".into()));
         }
-        let price: i64 = r.try_get(1)?;
-        let spec: String = r.try_get(2)?;
-        let product_id: String = t.try_get("product_id")?;
-        let me = p.user.id.to_string();
-        let now = Timestamp::now().0;
-        let mut tx = self.db.begin().await?;
+        Ok((r, t))
+    }
+
+    /// Moves an open quote to `status` in `tx`; a conflict when it changed since it was read.
+    async fn close_quote(tx: &mut kernel::Tx, quote_id: &str, status: &str) -> Result<(), CustomError> {
         let n = sqlx::query("UPDATE custom_quote SET status = $1, updated_at = $2 WHERE quote_id = $3 AND status = 'offered'")
-            .bind(if accept { "accepted" } else { "declined" })
-            .bind(now)
+            .bind(status)
+            .bind(Timestamp::now().0)
             .bind(quote_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
         if n == 0 {
             return Err(CustomError::Conflict("this quote changed meanwhile".into()));
         }
+        Ok(())
+    }
+
+    pub async fn respond(&self, p: &Principal, quote_id: &str, accept: bool) -> Result<MessageView, CustomError> {
+        let (r, t) = self.answerable_quote(p, quote_id).await?;
+        let thread_id: String = r.try_get(0)?;
+        let price: i64 = r.try_get(1)?;
+        let spec: String = r.try_get(2)?;
+        let product_id: String = t.try_get("product_id")?;
+        let me = p.user.id.to_string();
+        let mut tx = self.db.begin().await?;
+        Self::close_quote(&mut tx, quote_id, if accept { "accepted" } else { "declined" }).await?;
         let (body, thread_status) = if accept {
             ("Quote accepted: the piece is in the customer's cart at the quoted price.", "accepted")
         } else {
@@ -757,23 +768,9 @@ impl Customization {
     /// The customer's counter-offer to a quote: the quote is declined and the amount they propose (with
     /// a note) goes to the dealer, who may answer with a new quote.
     pub async fn counter(&self, p: &Principal, quote_id: &str, price: &str, note: &str) -> Result<MessageView, CustomError> {
-        let r: Option<(String, String, i64, String)> = sqlx::query_as("SELECT thread_id, currency, expires_at, status FROM custom_quote WHERE quote_id = $1")
-            .bind(quote_id)
-            .fetch_optional(self.db.reader())
-            .await?;
-        let (thread_id, currency, expires, status) = r.ok_or(CustomError::NotFound)?;
-        let (is_dealer, read_only, t) = self.authorize(p, &thread_id).await?;
-        if is_dealer || read_only {
-            return Err(CustomError::Forbidden);
-        }
-        if status != "offered" {
-            return Err(CustomError::Conflict(format!("this quote is {status}")));
-        }
-        if expires <= Timestamp::now().0 {
-            self.expire_due().await?;
-            return Err(CustomError::Conflict("this quote has expired: ask the maker for a new one".into()));
-        }
-        let currency = Currency::parse(&currency).unwrap_or(Currency::EUR);
+        let (r, t) = self.answerable_quote(p, quote_id).await?;
+        let thread_id: String = r.try_get(0)?;
+        let currency = Currency::parse(&r.try_get::<String, _>(3)?).unwrap_or(Currency::EUR);
         let amount = Money::parse(price, currency).map_err(|e| CustomError::invalid("price", e.to_string()))?;
         if amount.minor <= 0 {
             return Err(CustomError::invalid("price", "the amount must be above zero"));
@@ -787,17 +784,8 @@ impl Customization {
         }
         let me = p.user.id.to_string();
         self.throttle(&me).await?;
-        let now = Timestamp::now().0;
         let mut tx = self.db.begin().await?;
-        let n = sqlx::query("UPDATE custom_quote SET status = 'declined', updated_at = $1 WHERE quote_id = $2 AND status = 'offered'")
-            .bind(now)
-            .bind(quote_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(CustomError::Conflict("this quote changed meanwhile".into()));
-        }
+        Self::close_quote(&mut tx, quote_id, "declined").await?;
         let body = if note.is_empty() { format!("Counter-offer: {amount}.") } else { format!("Counter-offer: {amount}. {note}") };
         let seq = append_message(self.vault()?, &mut tx, &thread_id, &me, "text", &body, Extra { quote_id: Some(quote_id), counter_minor: Some(amount.minor), ..Extra::default() }).await?;
         sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1").bind(&thread_id).execute(&mut *tx).await?;
