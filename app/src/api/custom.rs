@@ -57,6 +57,7 @@ pub struct ThreadView {
     pub updated_at: String,
     pub listing_url: Option<String>,
     pub store_url: Option<String>,
+    pub choices: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -71,11 +72,21 @@ fn err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
 }
 
 /// Opens a request on a listing (`product`) or, with `product` empty, on a store (`store`: its slug).
+/// `choices` is the listing's options chosen on the product page, as JSON (`[{option_id, value}]`).
 #[server]
-pub async fn request_customization(product: String, store: String, text: String, budget: String, deadline: String) -> Result<String, AppError> {
+pub async fn request_customization(product: String, store: String, text: String, budget: String, deadline: String, #[server(default)] choices: String) -> Result<String, AppError> {
     let cx = crate::ssr::Ctx::get();
     let p = cx.principal().await?;
-    let input = customization::RequestInput { product, store, text, choices: Vec::new(), budget: Some(budget), deadline: Some(deadline) };
+    let choices = if choices.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(&choices).map_err(|_| {
+            let mut e = AppError::new("invalid_input", "the chosen options could not be read");
+            e.field = Some("choices".into());
+            e
+        })?
+    };
+    let input = customization::RequestInput { product, store, text, choices, budget: Some(budget), deadline: Some(deadline) };
     let t = cx.services.custom.request(&p, &input).await.map_err(|e| err(&cx, e))?;
     Ok(t.id)
 }

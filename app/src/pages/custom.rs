@@ -14,7 +14,16 @@ const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";
 /// "Request customization" on a product page (`product`), or "Request something custom" on a store
 /// page (`store`): a short form, with optional reference images, that opens a thread with the maker.
 #[component]
-pub fn RequestCustomization(#[prop(optional, into)] product: String, #[prop(optional, into)] store: String, #[prop(into)] own: bool) -> impl IntoView {
+pub fn RequestCustomization(
+    #[prop(optional, into)] product: String,
+    #[prop(optional, into)] store: String,
+    #[prop(into)] own: bool,
+    /// The listing's options chosen on the product page: they go with the request.
+    #[prop(optional, into)]
+    choices: Option<Signal<Vec<crate::api::orders::Choice>>>,
+) -> impl IntoView {
+    let choices_json = move || choices.map(|c| serde_json::to_string(&c.get()).unwrap_or_default()).unwrap_or_default();
+    let has_choices = move || choices.is_some_and(|c| !c.get().is_empty());
     let open = RwSignal::new(false);
     let req = ServerAction::<RequestCustomization>::new();
     let navigate = use_navigate();
@@ -59,6 +68,8 @@ pub fn RequestCustomization(#[prop(optional, into)] product: String, #[prop(opti
                 <ActionForm action=req>
                     <input type="hidden" name="product" value=product />
                     <input type="hidden" name="store" value=store />
+                    <input type="hidden" name="choices" prop:value=choices_json />
+                    {move || has_choices().then(|| view! { <p class="mb-2 text-sm text-stone-600" data-testid="request-choices-note">"The options you chose above go with your request."</p> })}
                     <label class="block text-sm font-medium">"What would you like?"
                         <textarea name="text" rows="3" maxlength="2000" required=true class=INPUT data-testid="request-text"></textarea>
                     </label>
@@ -333,6 +344,11 @@ fn Thread(t: ThreadView, messages: Vec<MessageView>, me: String) -> impl IntoVie
         })}
         <Card title="The request">
             <p class="whitespace-pre-wrap text-sm text-stone-700">{t.request_text.clone()}</p>
+            {(!t.choices.is_empty()).then(|| view! {
+                <ul class="mt-2 flex flex-wrap gap-2 text-xs" data-testid="request-choices">
+                    {t.choices.iter().map(|c| view! { <li class="rounded-full bg-stone-100 px-2 py-1">{c.clone()}</li> }).collect_view()}
+                </ul>
+            })}
             <p class="mt-2 flex gap-4 text-sm font-semibold">
                 {t.listing_url.clone().map(|u| view! { <a href=u class="text-amber-800 underline">"The listing"</a> })}
                 {t.store_url.clone().map(|u| view! { <a href=u class="text-amber-800 underline">"The maker's store"</a> })}

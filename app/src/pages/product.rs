@@ -43,6 +43,7 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
     let chosen: RwSignal<HashMap<String, String>> = RwSignal::new(
         p.options.iter().filter(|o| !o.text && o.required).filter_map(|o| o.values.first().map(|v| (o.id.clone(), v.id.clone()))).collect(),
     );
+    let chosen_list = Signal::derive(move || chosen.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(option_id, value)| Choice { option_id, value }).collect::<Vec<_>>());
     let options = p.options.clone();
     let base = p.price_minor;
     let currency = p.currency.clone();
@@ -134,11 +135,10 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
                     }).collect_view()}
                 </div>
                 <div class="mt-6">
-                    <AddToCartButton product=p.id.clone() disabled=p.stock == Some(0) || p.status != "published"
-                        chosen=Signal::derive(move || chosen.get().into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(option_id, value)| Choice { option_id, value }).collect()) />
+                    <AddToCartButton product=p.id.clone() disabled=p.stock == Some(0) || p.status != "published" chosen=chosen_list />
                 </div>
                 <div class="mt-3 flex flex-wrap gap-3">
-                    <RequestCustomization product=p.id.clone() own=false />
+                    <RequestCustomization product=p.id.clone() own=false choices=chosen_list />
                 </div>
                 {(!p.attributes.is_empty()).then(|| view! {
                     <dl class="mt-6 grid grid-cols-[8rem_1fr] gap-y-1 text-sm">

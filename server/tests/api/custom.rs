@@ -440,3 +440,14 @@ both!(admin_reads_of_private_threads_are_in_the_audit_chain, |app: TestApp| asyn
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not intact"), "{}", String::from_utf8_lossy(&out.stderr));
 });
+
+both!(a_request_carries_the_chosen_options, |app: TestApp| async move {
+    let (dealer, _p, slug) = dealer_with_product(&app, "options", "80.00", None).await;
+    let customer = app.sign_up(&unique_email("chooser"), "custom password", "customer").await;
+    let (status, e) = error_of(app.post_json("/api/v1/threads", &json!({ "product": slug, "text": "x", "choices": [{ "option_id": "nope", "value": "x" }] }), Some(&customer.token)).await).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("choices[0]")));
+    let choices = size_choice(&app, &slug, "Large").await;
+    let t: Value = app.post_json("/api/v1/threads", &json!({ "product": slug, "text": "Large, in cherry", "choices": choices }), Some(&customer.token)).await.json().await.expect("json");
+    let view: Value = app.get(&format!("/api/v1/threads/{}", t["id"].as_str().expect("id")), Some(&dealer.token)).await.json().await.expect("json");
+    assert_eq!(view["choices"], json!(["Size: Large"]), "{view}");
+});

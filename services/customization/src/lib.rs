@@ -181,6 +181,9 @@ pub struct ThreadView {
     /// The maker's store page; thread pages only.
     #[serde(default)]
     pub store_url: Option<String>,
+    /// The listing's options the customer chose with the request ("Size: Large"); thread pages only.
+    #[serde(default)]
+    pub choices: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -227,7 +230,7 @@ const MESSAGE_SELECT: &str = "SELECT m.thread_id, m.seq, m.message_id, m.author_
 
 /// A thread with the viewer's read position (`$1` = the viewer's id).
 const THREAD_SELECT: &str = "SELECT t.thread_id, t.customer_id, t.dealer_id, t.product_id, t.product_title, t.request_text, t.budget_minor, \
-     t.currency, t.deadline, t.status, t.last_seq, t.updated_at, COALESCE(r.last_read_seq, 0) AS last_read \
+     t.currency, t.deadline, t.status, t.last_seq, t.updated_at, t.choices, COALESCE(r.last_read_seq, 0) AS last_read \
      FROM custom_thread t LEFT JOIN custom_read r ON r.thread_id = t.thread_id AND r.user_id = $1";
 
 impl Customization {
@@ -364,6 +367,18 @@ impl Customization {
         if let Ok(product) = self.catalog.product(&v.product_id).await {
             v.listing_url = (product.status == catalog::ProductStatus::Published).then(|| product.url());
             v.store_url = Some(format!("/s/{}", product.store.slug));
+            let chosen: Vec<Selection> = serde_json::from_str(&r.try_get::<String, _>("choices")?).unwrap_or_default();
+            v.choices = chosen
+                .iter()
+                .filter_map(|c| {
+                    let o = product.options.iter().find(|o| o.id == c.option_id)?;
+                    let value = match o.kind {
+                        catalog::OptionKind::Choice => o.values.iter().find(|x| x.id == c.value)?.label.clone(),
+                        catalog::OptionKind::Text => c.value.clone(),
+                    };
+                    Some(format!("{}: {value}", o.name))
+                })
+                .collect();
         }
         Ok(v)
     }
@@ -392,6 +407,7 @@ fn view(&self, r: &sqlx::any::AnyRow, is_dealer: bool, read_only: bool) -> Resul
         updated_at: iso(r.try_get("updated_at")?),
         listing_url: None,
         store_url: None,
+        choices: Vec::new(),
         id,
     })
 }
