@@ -32,7 +32,7 @@ impl AppError {
             "forbidden" | "account_suspended" => 403,
             "not_found" => 404,
             "conflict" | "out_of_stock" | "idempotency_key_in_use" => 409,
-            "idempotency_key_reused" | "payment_declined" => 422,
+            "idempotency_key_reused" => 422,
             "provider_unavailable" => 503,
             "too_many_attempts" => 429,
             _ => 500,

@@ -143,14 +143,18 @@ impl Ctx {
 /// The guest cart's cookie (a random token; merged into the person's cart at sign-in).
 pub const CART_COOKIE: &str = "bespoke_cart";
 
+/// The `Set-Cookie` value of a guest cart (30 days).
+pub fn cart_cookie(token: &str, secure: bool) -> String {
+    format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{}", if secure { "; Secure" } else { "" })
+}
+
 impl Ctx {
     pub fn guest_cart_token(&self) -> Option<String> {
         self.parts.as_ref().and_then(|p| cookie_value(&p.headers, CART_COOKIE)).filter(|t| orders::cart::valid_guest_token(t))
     }
 
     pub fn set_guest_cart_cookie(&self, token: &str) {
-        let secure = if self.services.secure_cookies { "; Secure" } else { "" };
-        self.append_cookie(&format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}"));
+        self.append_cookie(&cart_cookie(token, self.services.secure_cookies));
     }
 
     /// Moves a guest cart into the person's after sign-in or sign-up (best effort).

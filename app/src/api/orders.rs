@@ -181,12 +181,10 @@ mod glue {
     /// The sandbox and the payment intent of the caller's own checkout (its client secret included).
     pub async fn sandbox_intent(cx: &Ctx, checkout: &str) -> Result<(orders::payments::sandbox::Sandbox, String, String), AppError> {
         let p = cx.principal().await?;
-        let v = cx.services.orders.checkout_view(&p, checkout).await.map_err(|e| cx.orders_err(e))?;
+        let payable = cx.services.orders.payable_intent(&p, checkout).await.map_err(|e| cx.orders_err(e))?;
         let sb = cx.services.sandbox.clone().ok_or_else(|| AppError::new("not_found", "the sandbox is not the payment provider here"))?;
-        match (v.payment.intent_id, v.payment.client_secret) {
-            (Some(intent), Some(secret)) => Ok((sb, intent, secret)),
-            _ => Err(AppError::new("conflict", "this checkout can no longer be paid")),
-        }
+        let (intent, secret) = payable.ok_or_else(|| AppError::new("conflict", "this checkout can no longer be paid"))?;
+        Ok((sb, intent, secret))
     }
 
     /// The cart of this visitor: the person's, else the guest cookie's (made when `create`).
@@ -371,6 +369,14 @@ pub async fn dealer_queue(status: String) -> Result<Vec<OrderSummary>, AppError>
     let p = cx.principal().await?;
     let v = cx.services.orders.dealer_orders(&p, Some(status.as_str())).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
+}
+
+/// How many paid orders wait for the dealer to accept them.
+#[server]
+pub async fn dealer_new_order_count() -> Result<i64, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    cx.services.orders.dealer_order_count(&p, orders::OrderStatus::Paid).await.map_err(|e| cx.orders_err(e))
 }
 
 #[server]

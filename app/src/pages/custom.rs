@@ -43,7 +43,7 @@ pub fn RequestCustomization(
                         None => Ok(()),
                     };
                     uploading.set(false);
-                    let q = outcome.err().map(|e| format!("?attach_error={}", js_encode(&e))).unwrap_or_default();
+                    let q = outcome.err().map(|e| format!("?attach_error={}", crate::api::catalog::urlencode(&e))).unwrap_or_default();
                     navigate(&format!("/requests/{id}{q}"), Default::default());
                 });
             }
@@ -446,16 +446,6 @@ async fn upload_images(thread: &str, input: &web_sys::HtmlInputElement) -> Resul
         }
     }
     Ok(())
-}
-
-#[cfg(feature = "hydrate")]
-fn js_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The page's socket: send returns false when it is not open (the caller falls back to HTTP).

@@ -616,12 +616,12 @@ pub fn ReviewsSection(product_id: String, rating: Option<(f64, i64)>) -> impl In
 #[component]
 pub fn SalesSummary() -> impl IntoView {
     let b = Resource::new(|| (), |_| dealer_balance());
-    let new_orders = Resource::new(|| (), |_| dealer_queue("paid".into()));
+    let new_orders = Resource::new(|| (), |_| dealer_new_order_count());
     view! {
         <Card title="Sales">
             <Transition fallback=Loading>
                 {move || Suspend::new(async move {
-                    let n = new_orders.await.map(|o| o.len()).unwrap_or(0);
+                    let n = new_orders.await.unwrap_or(0);
                     match b.await {
                         Err(e) => err_view(e),
                         Ok(b) => view! {

@@ -260,7 +260,7 @@ struct SocketParams {
 
 /// The live thread. Authorised before the upgrade (404 for anyone but the participants and admins).
 async fn socket(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<String>, Query(q): Query<SocketParams>, ws: WebSocketUpgrade) -> ApiResult<Response> {
-    st.custom.access(&p, &id).await?;
+    let (_, read_only) = st.custom.access(&p, &id).await?;
     let user = p.user.id.to_string();
     if !st.sockets.try_take(&user) {
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", format!("at most {MAX_SOCKETS_PER_USER} live connections per person")));
@@ -274,7 +274,7 @@ async fn socket(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<St
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| async move {
-            session(socket, st, p, id, q.after).await;
+            session(socket, st, p, id, q.after, read_only).await;
             counts.give_back(&user);
         }))
 }
@@ -292,7 +292,8 @@ async fn send(socket: &mut WebSocket, text: String) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(10), socket.send(Message::Text(text.into()))).await, Ok(Ok(())))
 }
 
-async fn session(mut socket: WebSocket, st: AppState, p: Principal, id: String, after: i64) {
+/// `read_only`: an admin reading (authorised once, at the upgrade); their reads are not recorded.
+async fn session(mut socket: WebSocket, st: AppState, p: Principal, id: String, after: i64, read_only: bool) {
     // subscribe first, then send the backlog: nothing published in between is lost, and the sequence
     // numbers drop what the backlog already carried
     let mut rx = st.hub.subscribe(&customization::thread_topic(&id));
@@ -351,7 +352,8 @@ async fn session(mut socket: WebSocket, st: AppState, p: Principal, id: String, 
                         st.custom.typing(&p, &id).await;
                         None
                     }
-                    Ok(ClientFrame::Read { seq }) => st.custom.mark_read(&p, &id, seq).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message() })),
+                    Ok(ClientFrame::Read { .. }) if read_only => None,
+                    Ok(ClientFrame::Read { seq }) => st.custom.record_read(&id, &p.user.id.to_string(), seq).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message() })),
                     Ok(ClientFrame::Message { body }) => st.custom.post(&p, &id, &body).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message(), "field": e.field() })),
                 };
                 if let Some(r) = reply {

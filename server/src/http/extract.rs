@@ -13,11 +13,11 @@ use super::error::ApiError;
 use crate::AppState;
 
 /// The session token from `Authorization: Bearer …`, else from the session cookie.
-pub fn token_from(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+pub fn token_from(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
     }
-    cookie_value(&parts.headers, SESSION_COOKIE)
+    cookie_value(headers, SESSION_COOKIE)
 }
 
 /// An authenticated caller; 401 otherwise.
@@ -27,7 +27,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = token_from(parts).ok_or(accounts::AccountsError::Unauthenticated)?;
+        let token = token_from(&parts.headers).ok_or(accounts::AccountsError::Unauthenticated)?;
         Ok(Caller(state.accounts.authenticate(&token).await?))
     }
 }
@@ -39,7 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Token {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Token(token_from(parts)))
+        Ok(Token(token_from(&parts.headers)))
     }
 }
 

@@ -27,7 +27,7 @@ type ApiResult<T> = Result<T, ApiError>;
 impl From<OrdersError> for ApiError {
     fn from(e: OrdersError) -> Self {
         let status = match &e {
-            OrdersError::InvalidInput { .. } | OrdersError::IdempotencyMismatch | OrdersError::PaymentDeclined(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            OrdersError::InvalidInput { .. } | OrdersError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             OrdersError::Unauthenticated => StatusCode::UNAUTHORIZED,
             OrdersError::Forbidden => StatusCode::FORBIDDEN,
             OrdersError::NotFound => StatusCode::NOT_FOUND,
@@ -37,7 +37,7 @@ impl From<OrdersError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             OrdersError::Replayed { code, .. } => match code.as_str() {
-                "invalid_input" | "idempotency_key_reused" | "payment_declined" => StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input" | "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
                 "not_found" => StatusCode::NOT_FOUND,
                 "forbidden" => StatusCode::FORBIDDEN,
                 _ => StatusCode::CONFLICT,
@@ -53,7 +53,6 @@ impl From<OrdersError> for ApiError {
             "forbidden" => "forbidden",
             "not_found" => "not_found",
             "out_of_stock" => "out_of_stock",
-            "payment_declined" => "payment_declined",
             "provider_unavailable" => "provider_unavailable",
             "idempotency_key_reused" => "idempotency_key_reused",
             "idempotency_key_in_use" => "idempotency_key_in_use",
@@ -93,12 +92,7 @@ const CART_COOKIE: &str = app::ssr::CART_COOKIE;
 /// The cart of the caller: the signed-in person's, else the guest cart of the cookie (made when
 /// `create` and absent; the new token is returned to be set).
 async fn owner(st: &AppState, headers: &HeaderMap, create: bool) -> ApiResult<(CartOwner, Option<String>)> {
-    let parts = {
-        let mut req = axum::http::Request::new(());
-        *req.headers_mut() = headers.clone();
-        req.into_parts().0
-    };
-    if let Some(token) = token_from(&parts) {
+    if let Some(token) = token_from(headers) {
         let p = st.accounts.authenticate(&token).await?;
         if let Some(guest) = app::ssr::cookie_value(headers, CART_COOKIE) {
             st.orders.merge_guest_cart(&guest, &p.user.id.to_string()).await?;
@@ -118,8 +112,7 @@ async fn owner(st: &AppState, headers: &HeaderMap, create: bool) -> ApiResult<(C
 fn with_cart_cookie(body: impl IntoResponse, new_token: Option<String>, secure: bool) -> Response {
     let mut res = body.into_response();
     if let Some(t) = new_token {
-        let c = format!("{CART_COOKIE}={t}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{}", if secure { "; Secure" } else { "" });
-        if let Ok(v) = HeaderValue::from_str(&c) {
+        if let Ok(v) = HeaderValue::from_str(&app::ssr::cart_cookie(&t, secure)) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }

@@ -106,6 +106,16 @@ pub(crate) async fn set_store_logo(tx: &mut Tx, store_id: &str, key: &str) -> Re
     Ok(())
 }
 
+/// The currency of a store's newest listing and its most used category (`None` for an empty store).
+pub(crate) async fn store_usual_currency_and_category(pool: &AnyPool, store_id: &str) -> Result<(Option<String>, Option<String>), sqlx::Error> {
+    let currency = sqlx::query_scalar("SELECT currency FROM product WHERE store_id = $1 ORDER BY created_at DESC LIMIT 1").bind(store_id).fetch_optional(pool).await?;
+    let category = sqlx::query_scalar("SELECT category_id FROM product WHERE store_id = $1 GROUP BY category_id ORDER BY COUNT(*) DESC, category_id LIMIT 1")
+        .bind(store_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok((currency, category))
+}
+
 pub(crate) async fn store_slug_taken(tx: &mut Tx, slug: &str, except: &str) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM store WHERE slug = $1 AND store_id <> $2")
         .bind(slug)

@@ -81,17 +81,8 @@ impl Catalog {
         if let Ok(p) = self.product(&slug).await {
             return Ok(p);
         }
-        let currency: Option<String> = sqlx::query_scalar("SELECT currency FROM product WHERE store_id = $1 ORDER BY created_at DESC LIMIT 1")
-            .bind(&store.id)
-            .fetch_optional(self.db.reader())
-            .await?;
+        let (currency, category) = db::store_usual_currency_and_category(self.db.reader(), &store.id).await?;
         let currency = currency.and_then(|c| kernel::Currency::parse(&c).ok()).unwrap_or(kernel::Currency::EUR);
-        let category: Option<String> = sqlx::query_scalar(
-            "SELECT category_id FROM product WHERE store_id = $1 GROUP BY category_id ORDER BY COUNT(*) DESC, category_id LIMIT 1",
-        )
-        .bind(&store.id)
-        .fetch_optional(self.db.reader())
-        .await?;
         let category = match category {
             Some(c) => c,
             None => self.categories().await?.into_iter().next().map(|c| c.id).ok_or_else(|| CatalogError::Internal("no categories".into()))?,

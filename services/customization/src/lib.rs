@@ -204,9 +204,7 @@ fn iso(t: i64) -> String {
     Timestamp(t).to_rfc3339()
 }
 
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+use kernel::ids::new_id;
 
 fn clean_text(field: &str, v: &str, max: usize, what: &str) -> Result<String, CustomError> {
     let t = v.trim();
@@ -224,9 +222,12 @@ fn clean_text(field: &str, v: &str, max: usize, what: &str) -> Result<String, Cu
 }
 
 /// A message with its attachment and its thread's currency.
+/// A message with its attachment, its quote and its thread's currency (one query for a page of messages).
 const MESSAGE_SELECT: &str = "SELECT m.thread_id, m.seq, m.message_id, m.author_id, m.kind, m.body, m.quote_id, m.created_at, m.counter_minor, m.attachment_id, \
-     a.content_type, a.width, a.height, t.currency \
-     FROM custom_message m JOIN custom_thread t ON t.thread_id = m.thread_id LEFT JOIN custom_attachment a ON a.attachment_id = m.attachment_id";
+     a.content_type, a.width, a.height, t.currency, \
+     q.price_minor AS q_price_minor, q.lead_time_days AS q_lead_time_days, q.spec AS q_spec, q.expires_at AS q_expires_at, q.status AS q_status \
+     FROM custom_message m JOIN custom_thread t ON t.thread_id = m.thread_id LEFT JOIN custom_attachment a ON a.attachment_id = m.attachment_id \
+     LEFT JOIN custom_quote q ON q.quote_id = m.quote_id";
 
 /// A thread with the viewer's read position (`$1` = the viewer's id).
 const THREAD_SELECT: &str = "SELECT t.thread_id, t.customer_id, t.dealer_id, t.product_id, t.product_title, t.request_text, t.budget_minor, \
@@ -326,7 +327,7 @@ impl Customization {
         )
         .await?;
         tx.commit().await?;
-        self.mark_read(p, &id, seq).await?;
+        self.record_read(&id, &me, seq).await?;
         self.thread(p, &id).await
     }
 
@@ -467,15 +468,33 @@ impl Customization {
         };
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            out.push(self.message_view(r).await?);
+            out.push(self.message_view(r)?);
         }
         Ok(out)
     }
 
-    async fn message_view(&self, r: &sqlx::any::AnyRow) -> Result<MessageView, CustomError> {
-        let quote_id: Option<String> = r.try_get("quote_id")?;
-        let quote = match quote_id {
-            Some(q) => Some(self.quote(&q).await?),
+    fn message_view(&self, r: &sqlx::any::AnyRow) -> Result<MessageView, CustomError> {
+        let currency = Currency::parse(&r.try_get::<String, _>("currency")?).unwrap_or(Currency::EUR);
+        let quote = match r.try_get::<Option<String>, _>("quote_id")? {
+            Some(id) => {
+                let minor: i64 = r.try_get("q_price_minor")?;
+                let expires: i64 = r.try_get("q_expires_at")?;
+                let mut status: String = r.try_get("q_status")?;
+                // an open quote past its expiry shows as expired before the sweep marks it
+                if status == "offered" && expires <= Timestamp::now().0 {
+                    status = "expired".into();
+                }
+                Some(QuoteView {
+                    id,
+                    price: Money::new(minor, currency).to_string(),
+                    price_minor: minor,
+                    currency: currency.code().to_owned(),
+                    lead_time_days: r.try_get("q_lead_time_days")?,
+                    spec: r.try_get("q_spec")?,
+                    expires_at: iso(expires),
+                    status,
+                })
+            }
             None => None,
         };
         let thread_id: String = r.try_get("thread_id")?;
@@ -493,7 +512,6 @@ impl Customization {
             }
             None => None,
         };
-        let currency = Currency::parse(&r.try_get::<String, _>("currency")?).unwrap_or(Currency::EUR);
         Ok(MessageView {
             seq: r.try_get("seq")?,
             author_id: r.try_get("author_id")?,
@@ -504,30 +522,6 @@ impl Customization {
             counter: r.try_get::<Option<i64>, _>("counter_minor")?.map(|m| Money::new(m, currency).to_string()),
             created_at: iso(r.try_get("created_at")?),
             thread_id,
-        })
-    }
-
-    async fn quote(&self, id: &str) -> Result<QuoteView, CustomError> {
-        let r = sqlx::query("SELECT quote_id, price_minor, currency, lead_time_days, spec, expires_at, status FROM custom_quote WHERE quote_id = $1")
-            .bind(id)
-            .fetch_one(self.db.reader())
-            .await?;
-        let currency: String = r.try_get(2)?;
-        let minor: i64 = r.try_get(1)?;
-        let expires: i64 = r.try_get(5)?;
-        let mut status: String = r.try_get(6)?;
-        if status == "offered" && expires <= Timestamp::now().0 {
-            status = "expired".into();
-        }
-        Ok(QuoteView {
-            id: r.try_get(0)?,
-            price: Money::new(minor, Currency::parse(&currency).unwrap_or(Currency::EUR)).to_string(),
-            price_minor: minor,
-            currency,
-            lead_time_days: r.try_get(3)?,
-            spec: r.try_get(4)?,
-            expires_at: iso(expires),
-            status,
         })
     }
 
@@ -549,7 +543,7 @@ impl Customization {
         }
         outbox::append(&mut tx, &outbox::Envelope::of(&MessagePosted { thread_id: id.to_owned(), seq, author_id: me.clone(), recipient_id: recipient, kind: "text".into() })).await?;
         tx.commit().await?;
-        self.mark_read(p, id, seq).await?;
+        self.record_read(id, &me, seq).await?;
         self.publish(id, seq).await
     }
 
@@ -637,7 +631,7 @@ impl Customization {
                 return Err(e);
             }
         };
-        self.mark_read(p, id, seq).await?;
+        self.record_read(id, &me, seq).await?;
         self.publish(id, seq).await
     }
 
@@ -709,7 +703,7 @@ impl Customization {
         sqlx::query("UPDATE custom_thread SET status = 'quoted' WHERE thread_id = $1").bind(id).execute(&mut *tx).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&QuoteOffered { thread_id: id.to_owned(), quote_id, customer_id: r.try_get("customer_id")?, price: price.to_string(), expires_at: expires.to_rfc3339() })).await?;
         tx.commit().await?;
-        self.mark_read(p, id, seq).await?;
+        self.record_read(id, &me, seq).await?;
         self.publish(id, seq).await
     }
 
@@ -807,7 +801,7 @@ impl Customization {
         sqlx::query("UPDATE custom_thread SET status = 'in_discussion' WHERE thread_id = $1").bind(&thread_id).execute(&mut *tx).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&QuoteCountered { thread_id: thread_id.clone(), quote_id: quote_id.to_owned(), dealer_id: t.try_get("dealer_id")?, price: amount.to_string() })).await?;
         tx.commit().await?;
-        self.mark_read(p, &thread_id, seq).await?;
+        self.record_read(&thread_id, &me, seq).await?;
         self.publish(&thread_id, seq).await
     }
 
@@ -869,18 +863,24 @@ impl Customization {
         Ok(n)
     }
 
+    /// The viewer has read the thread up to `seq` (admins' reads are not recorded).
     pub async fn mark_read(&self, p: &Principal, id: &str, seq: i64) -> Result<(), CustomError> {
         let (_, read_only) = self.access(p, id).await?;
         if read_only {
             return Ok(());
         }
-        let me = p.user.id.to_string();
+        self.record_read(id, &p.user.id.to_string(), seq).await
+    }
+
+    /// Records a participant's read position and tells the other side. The caller has authorised
+    /// `me` as a participant of the thread (a live socket does so once, when it opens).
+    pub async fn record_read(&self, id: &str, me: &str, seq: i64) -> Result<(), CustomError> {
         sqlx::query(
             "INSERT INTO custom_read (thread_id, user_id, last_read_seq) VALUES ($1, $2, $3) \
              ON CONFLICT (thread_id, user_id) DO UPDATE SET last_read_seq = CASE WHEN custom_read.last_read_seq > $3 THEN custom_read.last_read_seq ELSE $3 END",
         )
         .bind(id)
-        .bind(&me)
+        .bind(me)
         .bind(seq)
         .execute(self.db.writer())
         .await?;
@@ -907,7 +907,7 @@ impl Customization {
             .bind(seq)
             .fetch_one(self.db.reader())
             .await?;
-        let m = self.message_view(&r).await?;
+        let m = self.message_view(&r)?;
         let wire = serde_json::json!({ "type": "message", "message": m }).to_string();
         if let Err(e) = self.hub.publish(&thread_topic(id), &wire).await {
             tracing::warn!(error = %e, "thread push failed (clients catch up on reconnect)");

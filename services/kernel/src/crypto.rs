@@ -221,8 +221,9 @@ impl Vault {
         let aad = format!("{}|{bind}", env.kek_id);
         match self.provider().unwrap(env.kek_id, &env.wrapped, aad.as_bytes()) {
             // a key this instance has not loaded yet (rotated elsewhere): reload once and retry
-            Err(CryptoError::UnknownKey(_)) if self.reload.is_some() => {
-                let fresh = (self.reload.as_ref().map(|r| r()).transpose())?.ok_or(CryptoError::Malformed)?;
+            Err(CryptoError::UnknownKey(id)) => {
+                let Some(reload) = &self.reload else { return Err(CryptoError::UnknownKey(id)) };
+                let fresh = reload()?;
                 if let Ok(mut p) = self.provider.write() {
                     *p = fresh.clone();
                 }

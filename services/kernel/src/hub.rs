@@ -28,6 +28,11 @@ pub enum HubError {
     Db(#[from] sqlx::Error),
 }
 
+/// The realtime topic of one person's pushes (notifications, order updates).
+pub fn user_topic(account_id: &str) -> String {
+    format!("user:{account_id}")
+}
+
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<HubInner>,

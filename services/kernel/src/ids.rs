@@ -41,6 +41,11 @@ macro_rules! typed_id {
 
 typed_id!(EventId);
 
+/// A new time-ordered id (UUIDv7) as text: the id of rows without a typed id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// `bytes` random bytes from the operating system, as lowercase hex (tokens, keys, provider ids).
 pub fn random_hex(bytes: usize) -> String {
     use rand::RngCore;

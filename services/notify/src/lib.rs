@@ -168,10 +168,7 @@ pub struct InboxConsumer {
     pub hub: Hub,
 }
 
-/// The realtime topic of one person's pushes.
-pub fn user_topic(account_id: &str) -> String {
-    format!("user:{account_id}")
-}
+pub use kernel::hub::user_topic;
 
 impl Consumer for InboxConsumer {
     fn name(&self) -> &'static str {

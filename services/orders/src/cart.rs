@@ -166,6 +166,11 @@ impl Orders {
         }
         let guest = CartOwner::Guest(guest_token.to_owned()).key();
         let user = CartOwner::User(user_id.to_owned()).key();
+        // most requests carry a cookie of an empty (or already merged) cart: no write transaction then
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_item WHERE owner = $1").bind(&guest).fetch_one(self.db().reader()).await?;
+        if pending == 0 {
+            return Ok(0);
+        }
         let mut tx = self.db().begin().await?;
         let rows = sqlx::query("SELECT product_id, selections, selections_key, quantity FROM cart_item WHERE owner = $1")
             .bind(&guest)

@@ -269,7 +269,8 @@ impl Orders {
         Ok(())
     }
 
-    pub async fn checkout_view(&self, viewer: &Principal, checkout_id: &str) -> Result<CheckoutView, OrdersError> {
+    /// The checkout and its payment row, for its customer (or an admin); anyone else: not found.
+    async fn checkout_head(&self, viewer: &Principal, checkout_id: &str) -> Result<sqlx::any::AnyRow, OrdersError> {
         let r = sqlx::query(
             "SELECT c.customer_id, c.status, c.total_minor, c.currency, c.expires_at, p.provider, p.status, p.client_secret, p.provider_ref, p.failure_reason \
              FROM checkout c JOIN payment p ON p.checkout_id = c.checkout_id WHERE c.checkout_id = $1",
@@ -282,6 +283,20 @@ impl Orders {
         if customer_id != viewer.user.id.to_string() && viewer.user.role != accounts::Role::Admin {
             return Err(OrdersError::NotFound);
         }
+        Ok(r)
+    }
+
+    /// The provider's intent id and client secret while the checkout can still be paid (else `None`).
+    pub async fn payable_intent(&self, viewer: &Principal, checkout_id: &str) -> Result<Option<(String, String)>, OrdersError> {
+        let r = self.checkout_head(viewer, checkout_id).await?;
+        if r.try_get::<String, _>(1)? != "pending_payment" {
+            return Ok(None);
+        }
+        Ok(r.try_get::<Option<String>, _>(8)?.zip(r.try_get::<Option<String>, _>(7)?))
+    }
+
+    pub async fn checkout_view(&self, viewer: &Principal, checkout_id: &str) -> Result<CheckoutView, OrdersError> {
+        let r = self.checkout_head(viewer, checkout_id).await?;
         let currency: String = r.try_get(3)?;
         let total = money(r.try_get(2)?, &currency);
         let orders = self.summaries("o.checkout_id = $1", &[checkout_id], 50).await?;
@@ -319,18 +334,28 @@ impl Orders {
             q = q.bind(*a);
         }
         let rows = q.fetch_all(self.db().reader()).await?;
+        // the orders of one checkout share its address: open each envelope once
+        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         rows.iter()
             .map(|r| {
                 let status = OrderStatus::parse(&r.try_get::<String, _>(2)?).unwrap_or(OrderStatus::Placed);
                 let currency: String = r.try_get(5)?;
-                let address = crate::service::unprotect(self.db(), &r.try_get::<String, _>(10)?, &r.try_get::<String, _>(7)?)?;
+                let checkout_id: String = r.try_get(10)?;
+                let customer_name = match names.get(&checkout_id) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n = crate::service::unprotect(self.db(), &checkout_id, &r.try_get::<String, _>(7)?)?.name;
+                        names.insert(checkout_id, n.clone());
+                        n
+                    }
+                };
                 Ok(OrderSummary {
                     id: r.try_get(0)?,
                     number: r.try_get(1)?,
                     status,
                     status_label: status.label().to_owned(),
                     store_name: r.try_get(3)?,
-                    customer_name: address.name,
+                    customer_name,
                     total: money(r.try_get(4)?, &currency),
                     created_at: iso(r.try_get(6)?),
                     item_count: r.try_get::<Option<i64>, _>(8)?.unwrap_or(0),
@@ -342,9 +367,9 @@ impl Orders {
 
     /// The customer gives up on an unpaid checkout: the payment is cancelled and the stock released.
     pub async fn cancel_checkout(&self, p: &Principal, checkout_id: &str) -> Result<CheckoutView, OrdersError> {
-        let view = self.checkout_view(p, checkout_id).await?;
-        if view.status != "pending_payment" {
-            return Err(OrdersError::Conflict(format!("this checkout is {} and can no longer be cancelled", view.status.replace('_', " "))));
+        let status: String = self.checkout_head(p, checkout_id).await?.try_get(1)?;
+        if status != "pending_payment" {
+            return Err(OrdersError::Conflict(format!("this checkout is {} and can no longer be cancelled", status.replace('_', " "))));
         }
         let n = sqlx::query(
             "UPDATE payment SET status = 'cancelled', failure_reason = 'cancelled by the customer', updated_at = $1 \
@@ -380,8 +405,8 @@ impl Orders {
         let mut moved = Vec::new();
         for id in &ids {
             inventory::release(&mut tx, id).await?;
-            if move_order(&mut tx, id, &[OrderStatus::Placed], OrderStatus::Cancelled, reason).await? {
-                moved.push(id.clone());
+            if let Some(p) = move_order(&mut tx, id, &[OrderStatus::Placed], OrderStatus::Cancelled, reason).await? {
+                moved.push((id.clone(), p));
             }
         }
         sqlx::query("UPDATE checkout SET status = $1, updated_at = $2 WHERE checkout_id = $3 AND status = 'pending_payment'")
@@ -398,8 +423,8 @@ impl Orders {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        for id in moved {
-            self.push_by_id(&id).await;
+        for (id, p) in moved {
+            self.push_order(&id, OrderStatus::Cancelled.as_str(), &p.customer_id, &p.dealer_id).await;
         }
         Ok(())
     }
@@ -421,18 +446,6 @@ impl Orders {
         self.inner.provider.refund(&req).await.map_err(|e| OrdersError::Provider(e.to_string()))?;
         sqlx::query("UPDATE payment SET refunded_minor = amount_minor, updated_at = $1 WHERE payment_id = $2").bind(Timestamp::now().0).bind(&payment_id).execute(self.db().writer()).await?;
         Ok(())
-    }
-
-    pub(crate) async fn push_by_id(&self, order_id: &str) {
-        let row: Option<(String, String, String)> = sqlx::query_as("SELECT status, customer_id, dealer_id FROM customer_order WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(self.db().reader())
-            .await
-            .ok()
-            .flatten();
-        if let Some((status, customer, dealer)) = row {
-            self.push_order(order_id, &status, &customer, &dealer).await;
-        }
     }
 
     /// The payment succeeded: orders become paid, the stock sold, the dealers' balances credited (as

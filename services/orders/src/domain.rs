@@ -69,13 +69,26 @@ impl OrderStatus {
 
     /// Paid and not yet shipped: a decline or a cancellation refunds and releases the stock.
     pub fn refundable_before_shipping(self) -> bool {
-        matches!(self, OrderStatus::Paid | OrderStatus::Accepted | OrderStatus::InProduction)
+        REFUNDABLE_BEFORE_SHIPPING.contains(&self)
     }
 
     pub fn reviewable(self) -> bool {
         matches!(self, OrderStatus::Delivered | OrderStatus::Completed)
     }
 }
+
+/// Paid and not yet shipped (see [`OrderStatus::refundable_before_shipping`]).
+pub const REFUNDABLE_BEFORE_SHIPPING: [OrderStatus; 3] = [OrderStatus::Paid, OrderStatus::Accepted, OrderStatus::InProduction];
+
+/// The dealer's moves — (action, from, to) — in the order the order page offers them. The one table
+/// both the offered actions and the moves themselves come from.
+pub const DEALER_MOVES: [(&str, &[OrderStatus], OrderStatus); 5] = [
+    ("accept", &[OrderStatus::Paid], OrderStatus::Accepted),
+    ("start_production", &[OrderStatus::Accepted], OrderStatus::InProduction),
+    ("ship", &[OrderStatus::Accepted, OrderStatus::InProduction], OrderStatus::Shipped),
+    ("deliver", &[OrderStatus::Shipped], OrderStatus::Delivered),
+    ("decline", &REFUNDABLE_BEFORE_SHIPPING, OrderStatus::Declined),
+];
 
 /// What a dealer does to an order.
 #[derive(Debug, Clone, Deserialize)]
@@ -96,7 +109,23 @@ pub enum DealerAction {
 
 impl DealerAction {
     pub fn parse(name: &str) -> Option<&'static str> {
-        ["accept", "decline", "start_production", "ship", "deliver"].into_iter().find(|a| *a == name)
+        DEALER_MOVES.iter().map(|m| m.0).find(|a| *a == name)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            DealerAction::Accept => "accept",
+            DealerAction::Decline { .. } => "decline",
+            DealerAction::StartProduction => "start_production",
+            DealerAction::Ship { .. } => "ship",
+            DealerAction::Deliver => "deliver",
+        }
+    }
+
+    /// (from, to) of this move, from [`DEALER_MOVES`].
+    pub fn transition(&self) -> (&'static [OrderStatus], OrderStatus) {
+        let name = self.name();
+        DEALER_MOVES.iter().find(|m| m.0 == name).map(|m| (m.1, m.2)).unwrap_or((&[], OrderStatus::Placed))
     }
 }
 
@@ -142,20 +171,6 @@ impl Address {
             postal_code: text("shipping_address.postal_code", &self.postal_code, 1, 20, "the postal code")?,
             country,
         })
-    }
-
-    pub fn one_line(&self) -> String {
-        let mut parts = vec![self.name.as_str(), self.line1.as_str()];
-        if !self.line2.is_empty() {
-            parts.push(&self.line2);
-        }
-        let city = format!("{} {}", self.postal_code, self.city);
-        let mut s = parts.join(", ");
-        s.push_str(", ");
-        s.push_str(&city);
-        s.push_str(", ");
-        s.push_str(&self.country);
-        s
     }
 }
 

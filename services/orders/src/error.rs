@@ -13,8 +13,6 @@ pub enum OrdersError {
     Conflict(String),
     #[error("only {available} of \"{title}\" left in stock")]
     OutOfStock { product_id: String, title: String, available: i64 },
-    #[error("the payment was declined: {0}")]
-    PaymentDeclined(String),
     #[error("the payment provider could not be reached: {0}")]
     Provider(String),
     #[error("this Idempotency-Key was already used with a different request body")]
@@ -67,7 +65,6 @@ impl OrdersError {
             OrdersError::NotFound => "not_found",
             OrdersError::Conflict(_) => "conflict",
             OrdersError::OutOfStock { .. } => "out_of_stock",
-            OrdersError::PaymentDeclined(_) => "payment_declined",
             OrdersError::Provider(_) => "provider_unavailable",
             OrdersError::IdempotencyMismatch => "idempotency_key_reused",
             OrdersError::IdempotencyInFlight => "idempotency_key_in_use",

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::{
-    domain::{DealerAction, OrderLineView, OrderStatus, OrderSummary, OrderView, TimelineEntry},
+    domain::{DealerAction, OrderLineView, OrderStatus, OrderSummary, OrderView, TimelineEntry, DEALER_MOVES, REFUNDABLE_BEFORE_SHIPPING},
     payments::RefundRequest,
     service::{iso, money, move_order, new_id, unprotect},
     Orders, OrdersError,
@@ -123,14 +123,9 @@ impl Orders {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let mut actions = Vec::new();
         if is_dealer {
-            match status {
-                OrderStatus::Paid => actions.extend(["accept", "decline"]),
-                OrderStatus::Accepted if has_custom => actions.extend(["start_production", "ship", "decline"]),
-                OrderStatus::Accepted => actions.extend(["ship", "decline"]),
-                OrderStatus::InProduction => actions.extend(["ship", "decline"]),
-                OrderStatus::Shipped => actions.push("deliver"),
-                _ => {}
-            }
+            actions.extend(
+                DEALER_MOVES.iter().filter(|(name, from, _)| from.contains(&status) && (*name != "start_production" || has_custom)).map(|m| m.0),
+            );
         } else if me == customer_id {
             if status.refundable_before_shipping() {
                 actions.push("cancel");
@@ -189,6 +184,16 @@ impl Orders {
         }
     }
 
+    /// How many of the dealer's orders are in `status` (the dashboard's "new orders"; capped like the queue).
+    pub async fn dealer_order_count(&self, p: &Principal, status: OrderStatus) -> Result<i64, OrdersError> {
+        p.require_dealer()?;
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM customer_order WHERE dealer_id = $1 AND status = $2 LIMIT 500) x")
+            .bind(p.user.id.to_string())
+            .bind(status.as_str())
+            .fetch_one(self.db().reader())
+            .await?)
+    }
+
     pub async fn dealer_action(&self, p: &Principal, order_id: &str, action: &DealerAction) -> Result<OrderView, OrdersError> {
         p.require_dealer()?;
         let o = self.order_row(order_id).await?;
@@ -196,34 +201,37 @@ impl Orders {
             return Err(OrdersError::NotFound);
         }
         use OrderStatus as S;
-        let mut tx = self.db().begin().await?;
-        let (from, to, note): (&[S], S, String) = match action {
-            DealerAction::Accept => (&[S::Paid], S::Accepted, String::new()),
+        let (from, to) = action.transition();
+        let mut shipment = None;
+        let note = match action {
             DealerAction::Decline { reason } => {
                 let reason = reason.trim().chars().take(500).collect::<String>();
-                (&[S::Paid, S::Accepted, S::InProduction], S::Declined, if reason.is_empty() { "declined by the dealer".into() } else { reason })
+                if reason.is_empty() { "declined by the dealer".into() } else { reason }
             }
-            DealerAction::StartProduction => {
-                if !o.has_custom {
-                    return Err(OrdersError::Conflict("only orders with made-to-order items go into production; ship it instead".into()));
-                }
-                (&[S::Accepted], S::InProduction, String::new())
+            DealerAction::StartProduction if !o.has_custom => {
+                return Err(OrdersError::Conflict("only orders with made-to-order items go into production; ship it instead".into()));
             }
             DealerAction::Ship { carrier, tracking_number } => {
                 let carrier = short("carrier", carrier, 60, "the carrier")?;
                 let tracking = short("tracking_number", tracking_number, 60, "the tracking number")?;
-                sqlx::query("UPDATE customer_order SET carrier = $1, tracking_number = $2 WHERE order_id = $3 AND status IN ('accepted', 'in_production')")
-                    .bind(&carrier)
-                    .bind(&tracking)
-                    .bind(order_id)
-                    .execute(&mut *tx)
-                    .await?;
-                (&[S::Accepted, S::InProduction], S::Shipped, format!("{carrier} {tracking}"))
+                let note = format!("{carrier} {tracking}");
+                shipment = Some((carrier, tracking));
+                note
             }
-            DealerAction::Deliver => (&[S::Shipped], S::Delivered, String::new()),
+            _ => String::new(),
         };
-        if !move_order(&mut tx, order_id, from, to, &note).await? {
+        let mut tx = self.db().begin().await?;
+        if move_order(&mut tx, order_id, from, to, &note).await?.is_none() {
             return Err(OrdersError::Conflict(format!("this order is {} and cannot move to {}", o.status.label().to_lowercase(), to.label().to_lowercase())));
+        }
+        if let Some((carrier, tracking)) = shipment {
+            // the move above succeeded in this transaction: the order is being shipped
+            sqlx::query("UPDATE customer_order SET carrier = $1, tracking_number = $2 WHERE order_id = $3")
+                .bind(&carrier)
+                .bind(&tracking)
+                .bind(order_id)
+                .execute(&mut *tx)
+                .await?;
         }
         if to == S::Delivered {
             self.mark_delivered(&mut tx, order_id).await?;
@@ -265,8 +273,7 @@ impl Orders {
             return Err(OrdersError::Conflict("this order is not paid yet: cancel the checkout instead".into()));
         }
         let mut tx = self.db().begin().await?;
-        let from = [OrderStatus::Paid, OrderStatus::Accepted, OrderStatus::InProduction];
-        if !move_order(&mut tx, order_id, &from, OrderStatus::Cancelled, "cancelled by the customer").await? {
+        if move_order(&mut tx, order_id, &REFUNDABLE_BEFORE_SHIPPING, OrderStatus::Cancelled, "cancelled by the customer").await?.is_none() {
             return Err(OrdersError::Conflict(format!("this order is {} and can no longer be cancelled", o.status.label().to_lowercase())));
         }
         self.start_refund(&mut tx, order_id, "cancelled").await?;
@@ -282,10 +289,10 @@ impl Orders {
             return Err(OrdersError::NotFound);
         }
         let mut tx = self.db().begin().await?;
-        if move_order(&mut tx, order_id, &[OrderStatus::Shipped], OrderStatus::Delivered, "confirmed by the customer").await? {
+        if move_order(&mut tx, order_id, &[OrderStatus::Shipped], OrderStatus::Delivered, "confirmed by the customer").await?.is_some() {
             self.mark_delivered(&mut tx, order_id).await?;
         }
-        if !move_order(&mut tx, order_id, &[OrderStatus::Delivered], OrderStatus::Completed, "").await? {
+        if move_order(&mut tx, order_id, &[OrderStatus::Delivered], OrderStatus::Completed, "").await?.is_none() {
             return Err(OrdersError::Conflict(format!("this order is {}: only a shipped or delivered order can be confirmed", o.status.label().to_lowercase())));
         }
         tx.commit().await?;
@@ -304,9 +311,11 @@ impl Orders {
         .await?;
         for id in &due {
             let mut tx = self.db().begin().await?;
-            move_order(&mut tx, id, &[OrderStatus::Delivered], OrderStatus::Completed, "").await?;
+            let moved = move_order(&mut tx, id, &[OrderStatus::Delivered], OrderStatus::Completed, "").await?;
             tx.commit().await?;
-            self.push_by_id(id).await;
+            if let Some(p) = moved {
+                self.push_order(id, OrderStatus::Completed.as_str(), &p.customer_id, &p.dealer_id).await;
+            }
         }
         Ok(due.len())
     }
@@ -382,8 +391,8 @@ impl Orders {
             .await
             .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
-        if moved {
-            self.push_by_id(order_id).await;
+        if let Some(p) = moved {
+            self.push_order(order_id, OrderStatus::Refunded.as_str(), &p.customer_id, &p.dealer_id).await;
         }
         Ok(())
     }

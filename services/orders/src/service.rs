@@ -81,10 +81,6 @@ pub fn unprotect(db: &Db, checkout_id: &str, stored: &str) -> Result<Address, Or
     Ok(serde_json::from_str(&json).unwrap_or_default())
 }
 
-/// The realtime topic of one person (the same as notifications use).
-pub fn user_topic(account_id: &str) -> String {
-    format!("user:{account_id}")
-}
 
 impl Orders {
     pub fn new(db: Db, catalog: Catalog, hub: Hub, provider: Arc<dyn PaymentProvider>, cfg: OrdersConfig) -> Self {
@@ -103,10 +99,6 @@ impl Orders {
 
     pub fn provider(&self) -> &Arc<dyn PaymentProvider> {
         &self.inner.provider
-    }
-
-    pub fn config(&self) -> &OrdersConfig {
-        &self.inner.cfg
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -128,7 +120,7 @@ impl Orders {
     pub(crate) async fn push_order(&self, order_id: &str, status: &str, customer_id: &str, dealer_id: &str) {
         let msg = serde_json::json!({ "type": "order", "order_id": order_id, "status": status }).to_string();
         for who in [customer_id, dealer_id] {
-            if let Err(e) = self.inner.hub.publish(&user_topic(who), &msg).await {
+            if let Err(e) = self.inner.hub.publish(&kernel::hub::user_topic(who), &msg).await {
                 tracing::warn!(error = %e, "order push failed");
             }
         }
@@ -147,9 +139,10 @@ pub(crate) async fn parties(tx: &mut Tx, order_id: &str) -> Result<Parties, sqlx
     Ok(Parties { number: r.try_get(0)?, customer_id: r.try_get(1)?, dealer_id: r.try_get(2)? })
 }
 
-/// Moves an order from one of `from` to `to`, adds the timeline entry and the event. False when the
-/// order was not in one of `from` (someone else moved it first, or this is a repeat).
-pub(crate) async fn move_order(tx: &mut Tx, order_id: &str, from: &[OrderStatus], to: OrderStatus, note: &str) -> Result<bool, sqlx::Error> {
+/// Moves an order from one of `from` to `to`, adds the timeline entry and the event; returns the
+/// order's parties (for the push after commit). `None` when the order was not in one of `from`
+/// (someone else moved it first, or this is a repeat).
+pub(crate) async fn move_order(tx: &mut Tx, order_id: &str, from: &[OrderStatus], to: OrderStatus, note: &str) -> Result<Option<Parties>, sqlx::Error> {
     let now = Timestamp::now().0;
     let list: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
     let n = sqlx::query(&format!(
@@ -163,20 +156,20 @@ pub(crate) async fn move_order(tx: &mut Tx, order_id: &str, from: &[OrderStatus]
     .await?
     .rows_affected();
     if n == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     add_timeline(tx, order_id, to, note, now).await?;
     let p = parties(tx, order_id).await?;
     let ev = OrderStatusChanged {
         order_id: order_id.to_owned(),
-        number: p.number,
-        dealer_id: p.dealer_id,
-        customer_id: p.customer_id,
+        number: p.number.clone(),
+        dealer_id: p.dealer_id.clone(),
+        customer_id: p.customer_id.clone(),
         status: to.as_str().to_owned(),
         note: note.to_owned(),
     };
     outbox::append(tx, &outbox::Envelope::of(&ev)).await?;
-    Ok(true)
+    Ok(Some(p))
 }
 
 pub(crate) async fn add_timeline(tx: &mut Tx, order_id: &str, status: OrderStatus, note: &str, at: i64) -> Result<(), sqlx::Error> {
@@ -193,9 +186,7 @@ pub(crate) async fn add_timeline(tx: &mut Tx, order_id: &str, status: OrderStatu
     Ok(())
 }
 
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+pub(crate) use kernel::ids::new_id;
 
 pub(crate) fn money(minor: i64, currency: &str) -> crate::MoneyView {
     let c = kernel::Currency::parse(currency).unwrap_or(kernel::Currency::EUR);
