@@ -350,3 +350,8 @@ pub fn StatusBadge(#[prop(into)] status: String, #[prop(into)] label: String) ->
     };
     view! { <span class=format!("inline-block rounded-full px-2.5 py-0.5 text-xs font-semibold {color}") data-testid="status-badge">{label}</span> }
 }
+
+/// The primary and secondary button and the text input styles shared by the pages.
+pub const BTN: &str = "rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-white hover:bg-amber-800 disabled:opacity-60";
+pub const BTN2: &str = "rounded-md border border-stone-300 px-4 py-2 text-sm font-semibold text-stone-800 hover:bg-stone-100 disabled:opacity-60";
+pub const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";

@@ -23,6 +23,14 @@ use crate::{api::UserView, components::Shell, pages::*};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // the integration made a nonce for this response's inline scripts: the server's security layer
+    // puts it in the Content-Security-Policy header
+    #[cfg(feature = "ssr")]
+    if let (Some(n), Some(ro)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(v) = http::HeaderValue::from_str(&n) {
+            ro.insert_header(http::HeaderName::from_static("x-bespoke-csp-nonce"), v);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

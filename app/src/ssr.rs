@@ -27,6 +27,21 @@ pub struct Services {
     pub inline_events: bool,
     /// Set the cookie's `Secure` flag (served over TLS).
     pub secure_cookies: bool,
+    /// The admin pages: event health, the audit log and live pushes (sign-outs).
+    pub bus: kernel::events::EventBus,
+    pub hub: kernel::hub::Hub,
+    pub db: kernel::Db,
+    /// The HTTP layer's own figures since this instance started.
+    pub http_figures: std::sync::Arc<dyn Fn() -> HttpFigures + Send + Sync>,
+}
+
+/// Request rate, latency and errors from the instance's metrics (admin dashboard).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpFigures {
+    pub requests: u64,
+    pub per_second: f64,
+    pub p95_ms: f64,
+    pub error_rate: f64,
 }
 
 /// The request id the server's middleware assigned (also in logs and the `x-request-id` header).
@@ -208,4 +223,145 @@ pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// Closes every live stream and socket of `account_id`, on every instance (after a suspension).
+pub async fn end_live_sessions(hub: &kernel::hub::Hub, account_id: &str) {
+    if let Err(e) = hub.publish(&kernel::hub::user_topic(account_id), kernel::hub::SIGNED_OUT).await {
+        tracing::warn!(error = %e, "could not push the sign-out; the sessions are gone, open sockets close at their next check");
+    }
+}
+
+/// Re-drives a dead letter and records who did it.
+pub async fn redrive(bus: &kernel::events::EventBus, db: &kernel::Db, p: &Principal, event_id: &str, consumer: &str) -> Result<bool, String> {
+    let done = bus.redrive(event_id, consumer).await.map_err(|e| e.to_string())?;
+    if done {
+        let target = format!("{event_id}/{consumer}");
+        kernel::audit::record(db, &kernel::audit::Entry::new(&p.user.id.to_string(), "event.redriven", &target)).await.map_err(|e| e.to_string())?;
+    }
+    Ok(done)
+}
+
+/// The admin dashboard's figures (server function flavour: errors as the page shows them).
+pub async fn kpis(cx: &Ctx, p: &Principal, days: i64) -> Result<crate::api::admin::Kpis, AppError> {
+    kpis_for(&cx.services, p, days).await.map_err(|e| cx.internal(e))
+}
+
+/// The admin dashboard's figures over the last `days` days (whole UTC days, today included).
+/// The caller must be an admin (each service checks).
+pub async fn kpis_for(s: &Services, p: &Principal, days: i64) -> Result<crate::api::admin::Kpis, String> {
+    const DAY: i64 = 86_400_000_000;
+    let now = kernel::Timestamp::now().0;
+    let since = kernel::Timestamp((now / DAY - (days - 1)) * DAY);
+    let orders = s.orders.daily_figures(p, since).await.map_err(|e| e.to_string())?;
+    let listings = s.catalog.new_listings_per_day(since).await.map_err(|e| e.to_string())?;
+    let (users, dealers, suspended, new_users, active_users) = s.accounts.counts(p, since).await.map_err(|e| e.to_string())?;
+    let mut series: Vec<crate::api::admin::DayRow> = (0..days)
+        .map(|d| crate::api::admin::DayRow {
+            date: kernel::Timestamp(since.0 + d * DAY).to_rfc3339().chars().take(10).collect(),
+            orders: 0,
+            gmv_minor: 0,
+            checkouts_started: 0,
+            checkouts_paid: 0,
+            new_listings: 0,
+        })
+        .collect();
+    for f in &orders {
+        if let Some(row) = usize::try_from(f.day).ok().and_then(|i| series.get_mut(i)) {
+            row.orders = f.orders;
+            row.gmv_minor = f.gmv_minor;
+            row.checkouts_started = f.checkouts_started;
+            row.checkouts_paid = f.checkouts_paid;
+        }
+    }
+    for (day, n) in listings {
+        if let Some(row) = usize::try_from(day).ok().and_then(|i| series.get_mut(i)) {
+            row.new_listings = n;
+        }
+    }
+    let started: i64 = series.iter().map(|r| r.checkouts_started).sum();
+    let paid: i64 = series.iter().map(|r| r.checkouts_paid).sum();
+    let gmv: i64 = series.iter().map(|r| r.gmv_minor).sum();
+    let http = (s.http_figures)();
+    Ok(crate::api::admin::Kpis {
+        days,
+        orders: series.iter().map(|r| r.orders).sum(),
+        gmv: kernel::Money::new(gmv, kernel::Currency::EUR).to_string(),
+        conversion_pct: (started > 0).then(|| 100.0 * paid as f64 / started as f64),
+        new_listings: series.iter().map(|r| r.new_listings).sum(),
+        series,
+        users,
+        dealers,
+        suspended,
+        new_users,
+        active_users,
+        requests: http.requests,
+        requests_per_second: http.per_second,
+        p95_ms: http.p95_ms,
+        error_rate_pct: 100.0 * http.error_rate,
+    })
+}
+
+/// Everything Bespoke holds about the caller, gathered from each service: the data export
+/// (`GET /api/v1/me/export`, "Download my data").
+pub async fn export_data(s: &Services, p: &Principal) -> Result<serde_json::Value, String> {
+    use serde_json::json;
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let me = p.user.id.to_string();
+    let account = s.accounts.export(p).await.map_err(|x| e(&x))?;
+    let notifications = s.notifications.list(&me, 1000).await.map_err(|x| e(&x))?;
+    let mut orders = Vec::new();
+    for o in s.orders.my_orders(p).await.map_err(|x| e(&x))? {
+        orders.push(s.orders.order(p, &o.id).await.map_err(|x| e(&x))?);
+    }
+    let cart = s.orders.cart(&orders::CartOwner::User(me.clone())).await.map_err(|x| e(&x))?;
+    let mut requests = Vec::new();
+    for t in s.custom.inbox(p, None).await.map_err(|x| e(&x))? {
+        let mut messages = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = s.custom.messages(p, &t.id, Some(after), None).await.map_err(|x| e(&x))?;
+            let n = page.len();
+            after = page.last().map(|m| m.seq).unwrap_or(after);
+            messages.extend(page);
+            if n < 500 {
+                break;
+            }
+        }
+        requests.push(json!({ "thread": t, "messages": messages }));
+    }
+    let mut out = json!({
+        "format": "bespoke-export/1",
+        "exported_at": kernel::Timestamp::now().to_rfc3339(),
+        "account": account,
+        "notifications": notifications,
+        "orders": orders,
+        "cart": cart,
+        "custom_requests": requests,
+    });
+    if p.user.role == accounts::Role::Dealer {
+        let store = s.catalog.store_of_dealer(&me).await.map_err(|x| e(&x))?;
+        let listings: Vec<_> = match s.catalog.dealer_products(p).await {
+            Ok(rows) => rows.into_iter().map(|r| json!({ "id": r.product_id, "slug": r.slug, "title": r.title, "status": r.status, "price_minor": r.price_minor, "currency": r.currency, "stock": r.stock })).collect(),
+            Err(_) => Vec::new(),
+        };
+        out["store"] = json!(store);
+        out["listings"] = json!(listings);
+    }
+    Ok(out)
+}
+
+/// Erases the caller's account once nothing they take part in is still moving: the accounts
+/// service erases its part and announces it; each service erases its own (docs/OPERATIONS.md).
+pub async fn delete_account(s: &Services, p: &Principal, password: &str) -> Result<(), AccountsError> {
+    let open = s.orders.open_orders_of(p).await.map_err(|e| AccountsError::internal(e.to_string()))?;
+    if !open.is_empty() {
+        return Err(AccountsError::Conflict(format!(
+            "these orders are still in progress: {}. Your account can be deleted once they are delivered, cancelled or refunded",
+            open.join(", ")
+        )));
+    }
+    s.accounts.delete_account(p, password).await?;
+    end_live_sessions(&s.hub, &p.user.id.to_string()).await;
+    Ok(())
 }

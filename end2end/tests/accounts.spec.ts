@@ -86,7 +86,7 @@ test('a dealer applies and an admin approves the store', async ({ browser }) => 
   const admin = await browser.newPage();
   await signIn(admin, 'admin@bespoke.test', 'bespoke-demo');
   await expect(admin.getByTestId('nav-user')).toBeVisible();
-  await open(admin, '/admin');
+  await open(admin, '/admin?tab=dealers');
   const row = admin.getByTestId('pending-dealers').locator('li', { hasText: email });
   await row.getByRole('button', { name: 'Approve' }).click();
   await expect(admin.getByTestId('pending-dealers').locator('li', { hasText: email })).toHaveCount(0);

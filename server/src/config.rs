@@ -85,6 +85,14 @@ pub struct Settings {
     pub keys: Option<SecretString>,
     /// `BESPOKE_KEYS_FILE`: the keyring file (default `data_dir/keys.json`, generated on first run).
     pub keys_file: Option<PathBuf>,
+    /// `BESPOKE_LIMITS__SIGN_UP_PER_HOUR`, `…__SEARCH_PER_MINUTE`, `…__CHECKOUT_PER_MINUTE` (0 = off).
+    pub limits: crate::http::guard::RateLimits,
+    /// `BESPOKE_MAIL__SPOOL_DIR`: mail is dropped there as `.eml` files (unset: mail goes to the log).
+    pub mail_spool_dir: Option<PathBuf>,
+    /// `BESPOKE_EVENTS__MAX_ATTEMPTS` (default 8) and `BESPOKE_EVENTS__BASE_BACKOFF_MS` (default 500):
+    /// how often and how patiently a failing delivery is retried before it is dead-lettered.
+    pub events_max_attempts: i64,
+    pub events_base_backoff_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +150,11 @@ fn parse_events_mode(setting: &str, v: &str) -> Result<EventsMode, ConfigError> 
 
 impl Settings {
     /// Where the keyring file is (when `BESPOKE_KEYS` is not set).
+    /// Whether the site is served over TLS (secure cookies, or an https public URL): turns on HSTS.
+    pub fn serves_tls(&self) -> bool {
+        self.secure_cookies || self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+
     pub fn keys_path(&self) -> PathBuf {
         self.keys_file.clone().unwrap_or_else(|| self.data_dir.join("keys.json"))
     }
@@ -169,6 +182,10 @@ impl Default for Settings {
             reservation_ttl: std::time::Duration::from_secs(15 * 60),
             keys: None,
             keys_file: None,
+            limits: crate::http::guard::RateLimits::default(),
+            mail_spool_dir: None,
+            events_max_attempts: 8,
+            events_base_backoff_ms: 500,
         }
     }
 }
@@ -317,6 +334,24 @@ impl Settings {
                 return Err(invalid("BESPOKE_PUBLIC_URL", "expected an http:// or https:// url"));
             }
             s.public_url = Some(v);
+        }
+        for (name, slot) in [
+            ("BESPOKE_LIMITS__SIGN_UP_PER_HOUR", &mut s.limits.sign_up_per_hour),
+            ("BESPOKE_LIMITS__SEARCH_PER_MINUTE", &mut s.limits.search_per_minute),
+            ("BESPOKE_LIMITS__CHECKOUT_PER_MINUTE", &mut s.limits.checkout_per_minute),
+        ] {
+            if let Some(v) = env(name) {
+                *slot = u32::try_from(parse_range(name, &v, 0, 1_000_000)?).unwrap_or(0);
+            }
+        }
+        if let Some(v) = env("BESPOKE_MAIL__SPOOL_DIR").filter(|v| !v.trim().is_empty()) {
+            s.mail_spool_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("BESPOKE_EVENTS__MAX_ATTEMPTS") {
+            s.events_max_attempts = parse_range("BESPOKE_EVENTS__MAX_ATTEMPTS", &v, 1, 100)?;
+        }
+        if let Some(v) = env("BESPOKE_EVENTS__BASE_BACKOFF_MS") {
+            s.events_base_backoff_ms = u64::try_from(parse_range("BESPOKE_EVENTS__BASE_BACKOFF_MS", &v, 10, 600_000)?).unwrap_or(500);
         }
         if let Some(v) = env("BESPOKE_ORDERS__COMMISSION_BPS") {
             s.commission_bps = parse_range("BESPOKE_ORDERS__COMMISSION_BPS", &v, 0, 5000)?;

@@ -47,13 +47,23 @@ pub struct AppState {
     /// The sandbox payment provider when it is the configured one (its card form and challenge).
     pub sandbox: Option<Sandbox>,
     pub metrics: Arc<Metrics>,
+    /// Per-instance rate limits (sign-up, search, checkout).
+    pub limiter: Arc<crate::http::guard::Limiter>,
+    /// When this instance started (request rate on the admin dashboard).
+    pub started: std::time::Instant,
     pub settings: Arc<Settings>,
 }
 
 impl AppState {
     /// The context every server function and page render gets.
     fn provide(&self) {
-        provide_context(app::ssr::Services {
+        provide_context(self.services());
+    }
+
+    /// The services as the app crate's server functions see them (the JSON API shares a few
+    /// operations with them: export, account deletion).
+    pub fn services(&self) -> app::ssr::Services {
+        app::ssr::Services {
             accounts: self.accounts.clone(),
             notifications: self.notifications.clone(),
             catalog: self.catalog.clone(),
@@ -67,7 +77,22 @@ impl AppState {
             },
             inline_events: self.settings.events_mode == EventsMode::Inline,
             secure_cookies: self.settings.secure_cookies,
-        });
+            bus: self.bus.clone(),
+            hub: self.hub.clone(),
+            db: self.db.clone(),
+            http_figures: {
+                let (m, started) = (self.metrics.clone(), self.started);
+                Arc::new(move || {
+                    let (requests, errors, p95) = m.summary();
+                    app::ssr::HttpFigures {
+                        requests,
+                        per_second: requests as f64 / started.elapsed().as_secs_f64().max(1.0),
+                        p95_ms: p95 * 1e3,
+                        error_rate: if requests == 0 { 0.0 } else { errors as f64 / requests as f64 },
+                    }
+                })
+            },
+        }
     }
 }
 
@@ -166,9 +191,21 @@ pub fn vault(settings: &Settings) -> Result<Arc<kernel::crypto::Vault>, StartErr
 
 /// The event bus with every consumer of this binary, its subscriptions recorded in the database.
 pub async fn event_bus(db: &Db, hub: &Hub, settings: &Settings) -> Result<EventBus, StartError> {
-    let cfg = BusConfig { lease: Duration::from_secs(settings.events_lease_secs), ..BusConfig::default() };
-    let mut consumers = notify::consumers(hub.clone(), Arc::new(notify::LogMailer));
+    let cfg = BusConfig {
+        lease: Duration::from_secs(settings.events_lease_secs),
+        max_attempts: settings.events_max_attempts,
+        base_backoff: Duration::from_millis(settings.events_base_backoff_ms),
+        ..BusConfig::default()
+    };
+    let mailer: Arc<dyn notify::Mailer> = match &settings.mail_spool_dir {
+        Some(dir) => Arc::new(notify::SpoolMailer { dir: dir.clone() }),
+        None => Arc::new(notify::LogMailer),
+    };
+    let mut consumers = notify::consumers(hub.clone(), mailer);
     consumers.push(Arc::new(catalog::inventory::RatingsConsumer));
+    consumers.push(Arc::new(catalog::inventory::ErasureConsumer));
+    consumers.push(Arc::new(orders::ErasureConsumer { db: db.clone() }));
+    consumers.push(Arc::new(customization::ErasureConsumer { db: db.clone(), files: catalog::LocalDiskStore::new(settings.data_dir.join("private")) }));
     let bus = EventBus::new(db.clone(), cfg, consumers);
     bus.install().await.map_err(|e| StartError::Db(e.into()))?;
     Ok(bus)
@@ -290,6 +327,8 @@ impl Application {
             accounts,
             bus,
             metrics: Arc::new(Metrics::default()),
+            limiter: Arc::new(crate::http::guard::Limiter::new(settings.limits)),
+            started: std::time::Instant::now(),
             settings: Arc::new(settings),
         };
         let router = router(state.clone());
@@ -343,6 +382,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     http::routes(state.clone())
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), http::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state, http::middleware::observe))
 }
 

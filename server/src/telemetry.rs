@@ -50,6 +50,29 @@ impl Metrics {
         }
     }
 
+    /// Totals over every route: (requests, 5xx answers, p95 latency in seconds from the histogram's
+    /// bucket bounds). `/metrics`, `/healthz` and static files are left out: they are not traffic.
+    pub fn summary(&self) -> (u64, u64, f64) {
+        let Ok(map) = self.series.lock() else { return (0, 0, 0.0) };
+        let mut counts = [0u64; BUCKETS.len()];
+        let (mut total, mut errors) = (0u64, 0u64);
+        for ((_, route, status), s) in map.iter() {
+            if matches!(route.as_str(), "/metrics" | "/healthz" | "/readyz" | "/pkg/*") {
+                continue;
+            }
+            total += s.total;
+            if *status >= 500 {
+                errors += s.total;
+            }
+            for (i, c) in s.counts.iter().enumerate() {
+                counts[i] += c;
+            }
+        }
+        let want = (total as f64 * 0.95).ceil() as u64;
+        let p95 = BUCKETS.iter().zip(counts).find(|(_, c)| *c >= want).map(|(le, _)| *le).unwrap_or(BUCKETS[BUCKETS.len() - 1]);
+        (total, errors, if total == 0 { 0.0 } else { p95 })
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP http_requests_total HTTP requests handled, by method, route and status.\n");

@@ -112,3 +112,13 @@ pub async fn regenerate_recovery_codes(code: String) -> Result<Vec<String>, AppE
     let p = cx.principal().await?;
     cx.accounts().regenerate_recovery_codes(&p, &code).await.map_err(|e| cx.err(e))
 }
+
+/// Erases the caller's account (the password confirms it) and signs them out.
+#[server]
+pub async fn delete_my_account(password: String) -> Result<(), AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    crate::ssr::delete_account(&cx.services, &p, &password).await.map_err(|e| cx.err(e))?;
+    cx.clear_session_cookie();
+    Ok(())
+}

@@ -296,7 +296,7 @@ pub async fn suggest(q: String) -> Result<Vec<SuggestionView>, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn catalog_err(cx: &crate::ssr::Ctx, e: catalog::CatalogError) -> AppError {
+pub(crate) fn catalog_err(cx: &crate::ssr::Ctx, e: catalog::CatalogError) -> AppError {
     match e {
         catalog::CatalogError::Internal(m) => cx.internal(m),
         other => {

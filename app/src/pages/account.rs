@@ -56,6 +56,34 @@ fn AccountSections(user: UserView) -> impl IntoView {
         </Card>
         <MfaSection />
         <SessionsSection />
+        <DataSection />
+    }
+}
+
+/// Your data: a JSON download of everything held about you, and erasing the account.
+#[component]
+fn DataSection() -> impl IntoView {
+    let delete = ServerAction::<DeleteMyAccount>::new();
+    let dv = delete.value();
+    Effect::new(move |_| {
+        if matches!(dv.get(), Some(Ok(()))) {
+            hard_navigate("/?account=deleted");
+        }
+    });
+    view! {
+        <Card title="Your data">
+            <p class="mb-3 text-sm text-stone-600">"Everything Bespoke holds about you — account, sessions, orders with their addresses, requests and messages, notifications — as one JSON file."</p>
+            <a href="/api/v1/me/export" download="bespoke-my-data.json" class=BTN2 data-testid="export-data">"Download my data"</a>
+            <details class="mt-6">
+                <summary class="cursor-pointer text-sm font-semibold text-red-800">"Delete my account"</summary>
+                <p class="my-3 text-sm text-stone-600">"Your name, email, password, addresses, messages and reference images are erased and you are signed out everywhere. Orders stay with the dealers for their books, without your personal data. This cannot be undone; it waits until none of your orders is in progress."</p>
+                <ActionForm action=delete attr:class="max-w-md" attr:data-testid="delete-account">
+                    <ErrorBanner error=form_error(dv) />
+                    <PasswordField label="Your password" name="password" autocomplete="current-password" minlength=1 error=field_error(dv, "password") />
+                    <button type="submit" class="rounded-md bg-red-700 px-4 py-2 text-sm font-semibold text-white hover:bg-red-800 disabled:opacity-60" disabled=delete.pending()>"Delete my account for good"</button>
+                </ActionForm>
+            </details>
+        </Card>
     }
 }
 

@@ -7,9 +7,6 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::{api::custom::*, components::*};
 
-const BTN: &str = "rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-white hover:bg-amber-800 disabled:opacity-60";
-const BTN2: &str = "rounded-md border border-stone-300 px-4 py-2 text-sm font-semibold text-stone-800 hover:bg-stone-100 disabled:opacity-60";
-const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";
 
 /// "Request customization" on a product page (`product`), or "Request something custom" on a store
 /// page (`store`): a short form, with optional reference images, that opens a thread with the maker.

@@ -5,9 +5,6 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::{api::orders::*, components::*};
 
-const BTN: &str = "rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-white hover:bg-amber-800 disabled:opacity-60";
-const BTN2: &str = "rounded-md border border-stone-300 px-4 py-2 text-sm font-semibold text-stone-800 hover:bg-stone-100 disabled:opacity-60";
-const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";
 
 fn err_view(e: crate::AppError) -> AnyView {
     if e.code == "unauthenticated" {
@@ -248,7 +245,7 @@ pub fn PayPage() -> impl IntoView {
                                     <div id="payment-element" class="mb-3"></div>
                                     <p id="stripe-error" class="mb-2 text-sm text-red-700" role="alert"></p>
                                     <button type="button" id="stripe-pay" class=BTN>"Pay now"</button>
-                                    <script inner_html=script></script>
+                                    <script nonce=leptos::nonce::use_nonce() inner_html=script></script>
                                 }.into_any()
                             }
                             (status, _) => view! {

@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         .route("/me/mfa/confirm", post(mfa_confirm))
         .route("/me/mfa/disable", post(mfa_disable))
         .route("/me/mfa/recovery-codes", post(mfa_recovery_codes))
+        .route("/me/export", get(export))
+        .route("/me/delete", post(delete_me))
         .route("/me/notifications", get(notifications))
         .route("/me/notifications/read-all", post(notifications_read_all))
         .route("/me/stream", get(stream))
@@ -255,7 +257,11 @@ async fn admin_redrive(
     Path((event_id, consumer)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     p.require_admin()?;
-    if st.bus.redrive(&event_id, &consumer).await.map_err(internal)? {
+    let redriven = app::ssr::redrive(&st.bus, &st.db, &p, &event_id, &consumer).await.map_err(|e| {
+        tracing::error!(error = %e, "re-drive failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+    })?;
+    if redriven {
         tracing::info!(admin = %p.user.id, event_id, consumer, "dead letter re-driven");
         Ok(StatusCode::ACCEPTED)
     } else {
@@ -272,6 +278,8 @@ async fn stream(State(st): State<AppState>, Caller(p): Caller) -> impl IntoRespo
     let rx = st.hub.subscribe(&notify::user_topic(&p.user.id.to_string()));
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let ev = match rx.recv().await {
+            // the session ended (suspension): the stream ends with it
+            Ok(msg) if &*msg == kernel::hub::SIGNED_OUT => return None,
             Ok(msg) => Event::default().event("push").data(msg.to_string()),
             Err(RecvError::Lagged(n)) => Event::default().event("lagged").data(n.to_string()),
             Err(RecvError::Closed) => return None,
@@ -280,4 +288,34 @@ async fn stream(State(st): State<AppState>, Caller(p): Caller) -> impl IntoRespo
     });
     Sse::new(futures::stream::once(async { Ok(Event::default().event("ready").data("{}")) }).chain(stream))
         .keep_alive(KeepAlive::default())
+}
+
+/// Everything Bespoke holds about the caller, as one JSON download.
+async fn export(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<axum::response::Response> {
+    let data = app::ssr::export_data(&st.services(), &p).await.map_err(|e| {
+        tracing::error!(error = %e, "data export failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+    })?;
+    kernel::audit::record(&st.db, &kernel::audit::Entry::new(&p.user.id.to_string(), "user.exported", &p.user.id.to_string()))
+        .await
+        .map_err(internal)?;
+    let mut res = Json(data).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"bespoke-my-data.json\""),
+    );
+    res.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteBody {
+    password: String,
+}
+
+/// Erases the caller's account (password required); 409 while orders are in progress.
+async fn delete_me(State(st): State<AppState>, Caller(p): Caller, ApiJson(b): ApiJson<DeleteBody>) -> ApiResult<StatusCode> {
+    app::ssr::delete_account(&st.services(), &p, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

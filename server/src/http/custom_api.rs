@@ -297,6 +297,8 @@ async fn session(mut socket: WebSocket, st: AppState, p: Principal, id: String, 
     // subscribe first, then send the backlog: nothing published in between is lost, and the sequence
     // numbers drop what the backlog already carried
     let mut rx = st.hub.subscribe(&customization::thread_topic(&id));
+    // the person's own topic: a suspension closes this socket at once
+    let mut own = st.hub.subscribe(&kernel::hub::user_topic(&p.user.id.to_string()));
     let mut last_sent = after.max(0);
     if !catch_up(&mut socket, &st, &id, &mut last_sent).await {
         return;
@@ -338,6 +340,14 @@ async fn session(mut socket: WebSocket, st: AppState, p: Principal, id: String, 
                     }
                 }
                 Err(RecvError::Closed) => return,
+            },
+            mine = own.recv() => match mine {
+                Ok(text) if &*text == kernel::hub::SIGNED_OUT => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+                _ => {}
             },
             incoming = socket.recv() => {
                 let Some(Ok(frame)) = incoming else { return };

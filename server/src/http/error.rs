@@ -38,7 +38,7 @@ impl From<AccountsError> for ApiError {
     fn from(e: AccountsError) -> Self {
         let status = match &e {
             AccountsError::InvalidInput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AccountsError::EmailTaken | AccountsError::MfaAlreadyEnabled | AccountsError::MfaNotStarted => StatusCode::CONFLICT,
+            AccountsError::EmailTaken | AccountsError::MfaAlreadyEnabled | AccountsError::MfaNotStarted | AccountsError::Conflict(_) => StatusCode::CONFLICT,
             AccountsError::InvalidCredentials
             | AccountsError::InvalidMfaCode
             | AccountsError::ChallengeExpired

@@ -1,11 +1,13 @@
 //! The HTTP surface beside the pages: JSON API under `/api/v1`, its OpenAPI document, health,
 //! readiness and metrics.
 
+pub mod admin_api;
 pub mod api;
 pub mod catalog_api;
 pub mod custom_api;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod middleware;
 pub mod openapi;
 pub mod orders_api;
@@ -21,7 +23,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(openapi::document))
         .route("/internal/events/drain", axum::routing::post(events_drain))
-        .nest("/api/v1", api::routes().merge(catalog_api::routes()).merge(orders_api::routes()).merge(custom_api::routes()))
+        .nest("/api/v1", api::routes().merge(admin_api::routes()).merge(catalog_api::routes()).merge(orders_api::routes()).merge(custom_api::routes()))
         .route(
             "/dealer/products/{id}/images",
             axum::routing::post(catalog_api::upload_image_form)

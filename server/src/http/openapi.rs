@@ -13,6 +13,9 @@ fn ok(schema: Option<&str>, status: &str) -> Value {
         "400": { "$ref": "#/components/responses/Error" },
         "401": { "$ref": "#/components/responses/Error" },
         "403": { "$ref": "#/components/responses/Error" },
+        "404": { "$ref": "#/components/responses/Error" },
+        "409": { "$ref": "#/components/responses/Error" },
+        "413": { "$ref": "#/components/responses/Error" },
         "422": { "$ref": "#/components/responses/Error" },
         "429": { "$ref": "#/components/responses/Error" }
     });
@@ -243,11 +246,90 @@ fn orders_schemas() -> Value {
     })
 }
 
+/// The catalogue, the admin console's API and the person's own data.
+fn more_paths() -> Value {
+    let p = |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } });
+    let q = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
+    let s = || json!({ "type": "string", "maxLength": 200 });
+    let with = |mut o: Value, params: Vec<Value>| {
+        o["parameters"] = Value::Array(params);
+        o
+    };
+    let image = json!({ "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["image"],
+        "properties": { "image": { "type": "string", "format": "binary" } } } } } });
+    json!({
+        "/categories": { "get": op("The category tree", "catalog", None, Some("Object"), "200", true) },
+        "/search": { "get": with(op("Full-text search with filters, facets and sorting", "catalog", None, Some("Object"), "200", true), vec![
+            q("q", s()), q("category", s()), q("min_price", s()), q("max_price", s()), q("store", s()),
+            q("in_stock", json!({ "type": "string", "enum": ["1", "0"] })), q("customizable", json!({ "type": "string", "enum": ["1", "0"] })),
+            q("min_rating", s()), q("sort", json!({ "type": "string", "enum": ["relevance", "newest", "price_asc", "price_desc", "rating", "popular"] })),
+            q("page", s()), q("per_page", s())]) },
+        "/search/suggest": { "get": with(op("Completions while typing", "catalog", None, Some("Object"), "200", true), vec![q("q", s())]) },
+        "/products/{slug}": { "get": with(op("A published listing (its dealer and admins also see drafts)", "catalog", None, Some("Object"), "200", true), vec![p("slug")]) },
+        "/products/{slug}/price": { "post": with(op("The price with chosen options", "catalog", Some("Object"), Some("Object"), "200", true), vec![p("slug")]) },
+        "/stores/{slug}": { "get": with(op("A storefront and its listings", "catalog", None, Some("Object"), "200", true), vec![p("slug")]) },
+        "/dealer/store": {
+            "get": op("The dealer's store", "dealer", None, Some("Object"), "200", false),
+            "put": op("Create or change the dealer's store", "dealer", Some("StoreInput"), Some("Object"), "200", false)
+        },
+        "/dealer/store/logo": { "post": { "summary": "Upload the store's logo", "tags": ["dealer"], "requestBody": image.clone(), "responses": ok(Some("Object"), "200") } },
+        "/dealer/products": {
+            "get": op("The dealer's listings, any status", "dealer", None, Some("Object"), "200", false),
+            "post": op("A new listing (draft)", "dealer", Some("ProductInput"), Some("Object"), "201", false)
+        },
+        "/dealer/products/{id}": { "put": with(op("Change a listing", "dealer", Some("ProductInput"), Some("Object"), "200", false), vec![p("id")]) },
+        "/dealer/products/{id}/status": { "post": with(op("Publish, unpublish or archive a listing", "dealer", Some("StatusChange"), Some("Object"), "200", false), vec![p("id")]) },
+        "/dealer/products/{id}/stock": { "put": with(op("Set the stock (null: made to order)", "dealer", Some("Stock"), Some("Object"), "200", false), vec![p("id")]) },
+        "/dealer/products/{id}/images": { "post": { "summary": "Add an image to a listing", "tags": ["dealer"], "parameters": [p("id")], "requestBody": image, "responses": ok(Some("Object"), "201") } },
+        "/dealer/products/{id}/images/{image_id}": { "delete": { "summary": "Remove an image", "tags": ["dealer"], "parameters": [p("id"), p("image_id")], "responses": ok(None, "204") } },
+        "/dealer/import": { "post": { "summary": "Import listings from CSV (a report per row)", "tags": ["dealer"],
+            "requestBody": { "required": true, "content": { "text/csv": { "schema": { "type": "string" } } } }, "responses": ok(Some("Object"), "200") } },
+        "/me/export": { "get": op("Everything held about the caller, as a JSON download", "account", None, Some("Object"), "200", false) },
+        "/me/delete": { "post": op("Erase the caller's account (password required; refused while an order is in progress)", "account", Some("Password"), None, "204", false) },
+        "/admin/users": { "get": with(op("Users by email or name (admin)", "admin", None, Some("Object"), "200", false), vec![
+            q("q", s()), q("role", json!({ "type": "string", "enum": ["customer", "dealer", "admin"] })), q("status", json!({ "type": "string", "enum": ["active", "suspended"] }))]) },
+        "/admin/users/{id}/suspend": { "post": with(op("Suspend an account: its sessions end at once (admin)", "admin", Some("Reason"), Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/users/{id}/reinstate": { "post": with(op("Reinstate a suspended account (admin)", "admin", None, Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/users/{id}/role": { "put": with(op("Change someone's role (admin; not one's own)", "admin", Some("RoleChange"), Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/products": { "get": with(op("Listings for moderation (admin)", "admin", None, Some("Object"), "200", false), vec![q("q", s()), q("moderated", json!({ "type": "boolean" }))]) },
+        "/admin/products/{id}/unlist": { "post": with(op("Unlist a listing with a reason the dealer is told (admin)", "admin", Some("Reason"), Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/products/{id}/restore": { "post": with(op("Restore a moderated listing to draft (admin)", "admin", None, Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/orders": { "get": with(op("Any order, by number prefix or status (admin)", "admin", None, Some("Object"), "200", false), vec![q("q", s()), q("status", s())]) },
+        "/admin/orders/{id}/refund": { "post": with(op("Refund an order in full, at any stage after payment (admin)", "admin", Some("Reason"), Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/kpis": { "get": with(op("The dashboard's figures per day (admin)", "admin", None, Some("Object"), "200", false), vec![
+            q("days", json!({ "type": "integer", "enum": [7, 30, 90] }))]) },
+        "/admin/audit": { "get": with(op("The audit log, newest first (admin)", "admin", None, Some("Object"), "200", false), vec![
+            q("actor", s()), q("action", s()), q("target", s()), q("before", json!({ "type": "integer", "minimum": 0 }))]) }
+    })
+}
+
+fn more_schemas() -> Value {
+    json!({
+        "Reason": { "type": "object", "required": ["reason"], "additionalProperties": false, "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 500 } } },
+        "RoleChange": { "type": "object", "required": ["role"], "additionalProperties": false, "properties": { "role": { "type": "string", "enum": ["customer", "dealer", "admin"] } } },
+        "Password": { "type": "object", "required": ["password"], "additionalProperties": false, "properties": { "password": { "type": "string", "maxLength": 128 } } },
+        "StoreInput": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+            "name": { "type": "string", "maxLength": 80 }, "description": { "type": "string", "maxLength": 5000 }, "location": { "type": "string", "maxLength": 100 } } },
+        "ProductInput": { "type": "object", "required": ["title", "category", "price"], "additionalProperties": false, "properties": {
+            "title": { "type": "string", "maxLength": 120 }, "description": { "type": "string", "maxLength": 10000 }, "category": { "type": "string" },
+            "price": { "type": "string", "description": "a decimal amount, e.g. 12.50" }, "currency": { "type": "string", "enum": ["EUR", "USD", "GBP"] },
+            "stock": { "type": "string", "nullable": true }, "attributes": { "type": "array", "items": { "type": "array", "items": { "type": "string" } } },
+            "options": { "type": "array", "items": { "type": "object" } } } },
+        "StatusChange": { "type": "object", "required": ["action"], "additionalProperties": false, "properties": { "action": { "type": "string", "enum": ["publish", "unpublish", "archive"] } } },
+        "Stock": { "type": "object", "required": ["stock"], "additionalProperties": false, "properties": { "stock": { "type": "integer", "nullable": true, "minimum": 0 } } }
+    })
+}
+
 /// The whole document.
 pub fn spec() -> Value {
     let mut s = base();
-    if let (Some(paths), Value::Object(more)) = (s["paths"].as_object_mut(), orders_paths()) {
-        paths.extend(more);
+    for more in [orders_paths(), more_paths()] {
+        if let (Some(paths), Value::Object(more)) = (s["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
+    }
+    if let (Some(schemas), Value::Object(more)) = (s["components"]["schemas"].as_object_mut(), more_schemas()) {
+        schemas.extend(more);
     }
     if let (Some(schemas), Value::Object(more)) = (s["components"]["schemas"].as_object_mut(), orders_schemas()) {
         schemas.extend(more);

@@ -82,6 +82,11 @@ both!(service_endpoints, |app: TestApp| async move {
         "/dealer/orders", "/dealer/orders/{id}/{action}", "/dealer/balance", "/products/{slug}/reviews",
         "/threads", "/threads/{id}", "/threads/{id}/messages", "/threads/{id}/quotes", "/threads/{id}/decline", "/threads/{id}/ws",
         "/quotes/{id}/accept", "/quotes/{id}/decline", "/quotes/{id}/counter", "/threads/{id}/attachments", "/threads/{id}/attachments/{attachment}",
+        "/categories", "/search", "/search/suggest", "/products/{slug}", "/products/{slug}/price", "/stores/{slug}", "/dealer/store", "/dealer/store/logo",
+        "/dealer/products", "/dealer/products/{id}", "/dealer/products/{id}/status", "/dealer/products/{id}/stock", "/dealer/products/{id}/images",
+        "/dealer/products/{id}/images/{image_id}", "/dealer/import", "/me/export", "/me/delete", "/admin/users", "/admin/users/{id}/suspend",
+        "/admin/users/{id}/reinstate", "/admin/users/{id}/role", "/admin/products", "/admin/products/{id}/unlist", "/admin/products/{id}/restore",
+        "/admin/orders", "/admin/orders/{id}/refund", "/admin/audit", "/admin/kpis", "/admin/events", "/admin/events/dead-letters/{event_id}/{consumer}/redrive",
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }

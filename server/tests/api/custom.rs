@@ -263,14 +263,14 @@ async fn messages_cross_instances_on_postgres() {
     }
 }
 
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 60]));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).expect("png");
     out.into_inner()
 }
 
-async fn send_image(app: &TestApp, token: &str, thread: &str, bytes: Vec<u8>, name: &'static str) -> reqwest::Response {
+pub async fn send_image(app: &TestApp, token: &str, thread: &str, bytes: Vec<u8>, name: &'static str) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
         .part("image", reqwest::multipart::Part::bytes(bytes).file_name(name))
         .text("caption", "Like this, but darker");

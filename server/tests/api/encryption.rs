@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::{helpers::*, orders::*};
 
 /// Every value of every text column, as text.
-async fn all_text(db: &kernel::Db) -> Vec<(String, String, String)> {
+pub async fn all_text(db: &kernel::Db) -> Vec<(String, String, String)> {
     let columns: Vec<(String, String)> = match db.backend() {
         kernel::Backend::Sqlite => sqlx::query_as(
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND UPPER(p.type) = 'TEXT'",

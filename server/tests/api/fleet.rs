@@ -21,6 +21,8 @@ async fn start_instance(url: &str, port: u16, log: &std::path::Path) -> Child {
         .env("BESPOKE_ADDR", format!("127.0.0.1:{port}"))
         .env("BESPOKE_EVENTS__LEASE_SECONDS", "2")
         .env("BESPOKE_KEYS", TEST_KEYS)
+        .env("BESPOKE_LIMITS__SIGN_UP_PER_HOUR", "0")
+        .env("BESPOKE_LIMITS__CHECKOUT_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
         .env_remove("BESPOKE_CONFIG")
         .stdout(Stdio::null())

@@ -117,6 +117,8 @@ async fn spawn_app_full(backend: Backend, products: usize, tweak: impl FnOnce(&m
         database_url: Some(server::config::SecretString::new(database_url.clone())),
         site_root: Some(dir.path().join("site")),
         keys: Some(server::config::SecretString::new(TEST_KEYS)),
+        // the suites sign up and search a lot from one address; `hardening.rs` tests the limits
+        limits: server::http::guard::RateLimits::OFF,
         ..Settings::default()
     };
     tweak(&mut settings);

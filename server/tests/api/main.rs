@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts_flow;
+mod admin;
 mod bad_input;
 mod catalog;
 mod cli;
@@ -13,9 +14,12 @@ mod custom;
 mod encryption;
 mod events;
 mod fleet;
+mod hardening;
+mod matrix;
 mod mfa;
 mod orders;
 mod pages;
+mod privacy;
 mod roles;
 mod sessions;
 mod throttling;

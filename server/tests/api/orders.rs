@@ -49,7 +49,7 @@ pub async fn add(app: &TestApp, token: &str, product: &str, options: Value, quan
     app.post_json("/api/v1/cart/items", &json!({ "product": product, "options": options, "quantity": quantity }), Some(token)).await
 }
 
-async fn checkout(app: &TestApp, token: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
+pub async fn checkout(app: &TestApp, token: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
     let mut req = app.client.post(app.url("/api/v1/checkout")).bearer_auth(token).json(body);
     if let Some(k) = key {
         req = req.header("Idempotency-Key", k);

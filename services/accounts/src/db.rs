@@ -444,3 +444,63 @@ pub(crate) async fn set_role(tx: &mut Tx, id: UserId, role: Role, dealer_status:
         .await?
         .rows_affected())
 }
+
+/// Admin search: by email or display name (case-insensitive substring), newest first.
+pub(crate) async fn search_accounts(pool: &AnyPool, query: &str, role: Option<Role>, suspended: Option<bool>, limit: i64) -> Result<Vec<AccountRow>, sqlx::Error> {
+    let pattern = format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM account WHERE (LOWER(email) LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\') \
+         AND ($2 = '' OR role = $2) AND ($3 = '' OR status = $3) ORDER BY created_at DESC LIMIT $4"
+    ))
+    .bind(pattern)
+    .bind(role.map(|r| r.as_str()).unwrap_or(""))
+    .bind(match suspended { Some(true) => "suspended", Some(false) => "active", None => "" })
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub(crate) async fn set_account_status(tx: &mut Tx, id: UserId, suspended: bool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("UPDATE account SET status = $1, updated_at = $2 WHERE account_id = $3")
+        .bind(if suspended { "suspended" } else { "active" })
+        .bind(Timestamp::now().0)
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+pub(crate) async fn delete_sessions_of(tx: &mut Tx, id: UserId) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM account_session WHERE account_id = $1").bind(id.to_string()).execute(&mut **tx).await?.rows_affected())
+}
+
+/// Counts for the admin dashboard: all accounts, dealers, suspended, new since `since`, and
+/// active since `since` (a session used).
+pub(crate) async fn account_counts(pool: &AnyPool, since: i64) -> Result<(i64, i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN role = 'dealer' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN status = 'suspended' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END), 0), \
+         (SELECT COUNT(DISTINCT account_id) FROM account_session WHERE last_seen_at >= $1) FROM account",
+    )
+    .bind(since)
+    .fetch_one(pool)
+    .await
+}
+
+/// Replaces everything personal in an account with placeholders; it can never sign in again.
+pub(crate) async fn erase_account(tx: &mut Tx, id: UserId) -> Result<(), sqlx::Error> {
+    let now = Timestamp::now().0;
+    sqlx::query(
+        "UPDATE account SET email = $1, display_name = 'Deleted account', password_hash = '!', status = 'suspended', \
+         mfa_secret = NULL, mfa_pending_secret = NULL, mfa_enabled = 0, dealer_note = NULL, updated_at = $2 WHERE account_id = $3",
+    )
+    .bind(format!("deleted-{}@deleted.invalid", id))
+    .bind(now)
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    for sql in ["DELETE FROM recovery_code WHERE account_id = $1", "DELETE FROM mfa_challenge WHERE account_id = $1"] {
+        sqlx::query(sql).bind(id.to_string()).execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -25,6 +25,9 @@ pub enum AccountsError {
     MfaAlreadyEnabled,
     #[error("start two-factor set-up first")]
     MfaNotStarted,
+    /// The action clashes with the account's state (e.g. erasing it with orders in progress).
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error")]
     Internal(#[from] InternalError),
 }
@@ -59,6 +62,7 @@ impl AccountsError {
             AccountsError::NotFound => "not_found",
             AccountsError::MfaAlreadyEnabled => "mfa_already_enabled",
             AccountsError::MfaNotStarted => "mfa_not_started",
+            AccountsError::Conflict(_) => "conflict",
             AccountsError::Internal(_) => "internal",
         }
     }
@@ -75,7 +79,7 @@ impl AccountsError {
         AccountsError::InvalidInput { field, message: message.into() }
     }
 
-    pub(crate) fn internal(msg: impl Into<String>) -> Self {
+    pub fn internal(msg: impl Into<String>) -> Self {
         AccountsError::Internal(InternalError::Other(msg.into()))
     }
 }

@@ -70,3 +70,46 @@ impl Event for MfaDisabled {
         self.user_id.to_string()
     }
 }
+
+/// An admin suspended an account; its sessions ended in the same transaction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserSuspended {
+    pub user_id: UserId,
+    pub by: UserId,
+    pub reason: Option<String>,
+}
+
+impl Event for UserSuspended {
+    const TYPE: &'static str = "accounts.UserSuspended";
+    fn aggregate_id(&self) -> String {
+        self.user_id.to_string()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserReinstated {
+    pub user_id: UserId,
+    pub by: UserId,
+}
+
+impl Event for UserReinstated {
+    const TYPE: &'static str = "accounts.UserReinstated";
+    fn aggregate_id(&self) -> String {
+        self.user_id.to_string()
+    }
+}
+
+/// An account was erased at its owner's request; every service erases the personal data it holds
+/// about `user_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDeleted {
+    pub user_id: UserId,
+    pub role: String,
+}
+
+impl Event for UserDeleted {
+    const TYPE: &'static str = "accounts.UserDeleted";
+    fn aggregate_id(&self) -> String {
+        self.user_id.to_string()
+    }
+}

@@ -12,4 +12,4 @@ pub mod totp;
 pub use domain::*;
 pub use error::AccountsError;
 pub use password::{hash_password, verify_password, Argon2Params};
-pub use service::{Accounts, AccountsConfig};
+pub use service::{token_hash, Accounts, AccountsConfig};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kernel::{outbox, Db, Timestamp};
+use kernel::{audit, outbox, Db, Timestamp};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -61,7 +61,7 @@ fn random_token(bytes: usize) -> String {
 }
 
 /// Tokens are high-entropy, so a plain SHA-256 is the right storage hash (no need for argon2).
-pub(crate) fn token_hash(token: &str) -> String {
+pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -208,9 +208,11 @@ impl Accounts {
         let Some(row) = row.filter(|_| ok) else {
             self.fail(email.as_str(), client).await?;
             tracing::info!(outcome = "failure", "sign-in");
+            audit::record(&self.db, &audit::Entry::new("", "auth.sign_in_failed", email.as_str()).detail("wrong email or password")).await?;
             return Err(AccountsError::InvalidCredentials);
         };
         if row.status == "suspended" {
+            audit::record(&self.db, &audit::Entry::new(&row.account_id, "auth.sign_in_refused", &row.account_id).detail("suspended")).await?;
             return Err(AccountsError::Suspended);
         }
         db::clear_failures(self.db.writer(), "account", email.as_str()).await?;
@@ -220,10 +222,12 @@ impl Accounts {
             let challenge = random_token(32);
             db::insert_challenge(&mut tx, user.id, &token_hash(&challenge), Timestamp::now().plus(MFA_CHALLENGE_TTL))
                 .await?;
+            audit::append(&mut tx, &audit::Entry::new(&row.account_id, "auth.password_ok_mfa_required", &row.account_id)).await?;
             tx.commit().await?;
             return Ok(SignInOutcome::MfaRequired { challenge });
         }
         let session = self.open_session(&mut tx, &row, client).await?;
+        audit::append(&mut tx, &audit::Entry::new(&row.account_id, "auth.sign_in", &row.account_id).detail("password")).await?;
         tx.commit().await?;
         tracing::info!(user_id = %user.id, outcome = "success", "sign-in");
         Ok(SignInOutcome::SignedIn(session))
@@ -251,10 +255,12 @@ impl Accounts {
             // keep the attempt count even though the sign-in failed
             tx.commit().await?;
             self.fail(&row.email, client).await?;
+            audit::record(&self.db, &audit::Entry::new(&row.account_id, "auth.mfa_failed", &row.account_id)).await?;
             return Err(AccountsError::InvalidMfaCode);
         }
         db::delete_challenge(&mut tx, &ch_hash).await?;
         let session = self.open_session(&mut tx, &row, client).await?;
+        audit::append(&mut tx, &audit::Entry::new(&row.account_id, "auth.sign_in", &row.account_id).detail("password+mfa")).await?;
         tx.commit().await?;
         Ok(session)
     }
@@ -421,6 +427,7 @@ impl Accounts {
         db::enable_mfa(&mut tx, p.user.id, &sealed, i64::try_from(step).unwrap_or(i64::MAX)).await?;
         let codes = self.new_recovery_codes(&mut tx, p.user.id).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&events::MfaEnabled { user_id: p.user.id })).await?;
+        audit::append(&mut tx, &audit::Entry::new(&row.account_id, "mfa.enabled", &row.account_id)).await?;
         tx.commit().await?;
         Ok(codes)
     }
@@ -447,6 +454,7 @@ impl Accounts {
             return Err(AccountsError::InvalidMfaCode);
         }
         let codes = self.new_recovery_codes(&mut tx, p.user.id).await?;
+        audit::append(&mut tx, &audit::Entry::new(&row.account_id, "mfa.recovery_codes_replaced", &row.account_id)).await?;
         tx.commit().await?;
         Ok(codes)
     }
@@ -464,6 +472,7 @@ impl Accounts {
         }
         db::disable_mfa(&mut tx, p.user.id).await?;
         outbox::append(&mut tx, &outbox::Envelope::of(&events::MfaDisabled { user_id: p.user.id })).await?;
+        audit::append(&mut tx, &audit::Entry::new(&row.account_id, "mfa.disabled", &row.account_id)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -501,18 +510,117 @@ impl Accounts {
             outbox::Envelope::of(&events::DealerRejected(decided))
         };
         outbox::append(&mut tx, &envelope).await?;
+        let action = if approve { "dealer.approved" } else { "dealer.rejected" };
+        audit::append(&mut tx, &audit::Entry::new(&p.user.id.to_string(), action, &dealer.to_string()).detail(reason.unwrap_or(""))).await?;
         tx.commit().await?;
         self.user(dealer).await
     }
 
-    /// Changes a user's role (CLI / admin). A new dealer made this way is approved.
+    /// Changes a user's role from the command line. A new dealer made this way is approved.
     pub async fn set_role(&self, user: UserId, role: Role) -> Result<User, AccountsError> {
+        self.apply_role("cli", user, role).await
+    }
+
+    async fn apply_role(&self, actor: &str, user: UserId, role: Role) -> Result<User, AccountsError> {
         let ds = (role == Role::Dealer).then_some(DealerStatus::Approved);
         let mut tx = self.db.begin().await?;
+        let before = db::account_by_id_tx(&mut tx, user).await?.ok_or(AccountsError::NotFound)?;
         if db::set_role(&mut tx, user, role, ds).await? == 0 {
             return Err(AccountsError::NotFound);
         }
+        let detail = serde_json::json!({ "from": before.role, "to": role.as_str() }).to_string();
+        audit::append(&mut tx, &audit::Entry::new(actor, "user.role_changed", &user.to_string()).detail(detail)).await?;
         tx.commit().await?;
         self.user(user).await
+    }
+
+    /// An admin changes someone's role (not their own: an admin cannot lock themselves out).
+    pub async fn change_role(&self, p: &Principal, user: UserId, role: Role) -> Result<User, AccountsError> {
+        p.require_admin()?;
+        if user == p.user.id {
+            return Err(AccountsError::invalid("role", "you cannot change your own role"));
+        }
+        self.apply_role(&p.user.id.to_string(), user, role).await
+    }
+
+    /// Admin search over accounts by email or name (at most 100).
+    pub async fn search_users(&self, p: &Principal, query: &str, role: Option<Role>, suspended: Option<bool>) -> Result<Vec<User>, AccountsError> {
+        p.require_admin()?;
+        let q = query.trim();
+        if q.chars().count() > 200 {
+            return Err(AccountsError::invalid("q", "search text is too long (at most 200 characters)"));
+        }
+        Ok(db::search_accounts(self.db.reader(), q, role, suspended, 100).await?.iter().map(|r| r.to_user()).collect())
+    }
+
+    /// Suspends (ending every session at once) or reinstates an account. Admins only; not themselves.
+    pub async fn set_suspended(&self, p: &Principal, user: UserId, suspended: bool, reason: Option<&str>) -> Result<User, AccountsError> {
+        p.require_admin()?;
+        if user == p.user.id {
+            return Err(AccountsError::invalid("user", "you cannot suspend yourself"));
+        }
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if suspended && reason.is_none() {
+            return Err(AccountsError::invalid("reason", "give a reason for the suspension"));
+        }
+        if reason.is_some_and(|r| r.chars().count() > 500) {
+            return Err(AccountsError::invalid("reason", "reason is too long (at most 500 characters)"));
+        }
+        let mut tx = self.db.begin().await?;
+        if db::set_account_status(&mut tx, user, suspended).await? == 0 {
+            return Err(AccountsError::NotFound);
+        }
+        let ended = if suspended { db::delete_sessions_of(&mut tx, user).await? } else { 0 };
+        let (action, event) = if suspended {
+            ("user.suspended", outbox::Envelope::of(&events::UserSuspended { user_id: user, by: p.user.id, reason: reason.map(str::to_owned) }))
+        } else {
+            ("user.reinstated", outbox::Envelope::of(&events::UserReinstated { user_id: user, by: p.user.id }))
+        };
+        outbox::append(&mut tx, &event).await?;
+        let detail = serde_json::json!({ "reason": reason, "sessions_ended": ended }).to_string();
+        audit::append(&mut tx, &audit::Entry::new(&p.user.id.to_string(), action, &user.to_string()).detail(detail)).await?;
+        tx.commit().await?;
+        self.user(user).await
+    }
+
+    /// Everything the accounts service holds about the caller, for a data export.
+    pub async fn export(&self, p: &Principal) -> Result<serde_json::Value, AccountsError> {
+        let u = self.user(p.user.id).await?;
+        let sessions = self.sessions(p).await?;
+        let codes = db::unused_recovery_codes(self.db.reader(), p.user.id).await?;
+        Ok(serde_json::json!({
+            "id": u.id.to_string(), "email": u.email, "display_name": u.display_name, "role": u.role.as_str(),
+            "dealer_status": u.dealer_status.map(|s| s.as_str().to_owned()), "mfa_enabled": u.mfa_enabled,
+            "unused_recovery_codes": codes, "created_at": u.created_at.to_rfc3339(),
+            "sessions": sessions,
+        }))
+    }
+
+    /// Erases the caller's account (their password confirms it): the email, name, password and
+    /// second factor go, every session ends, and `accounts.UserDeleted` tells the other services to
+    /// erase what they hold. The id stays, so orders keep their dealer's side. Admins cannot erase
+    /// themselves (another admin changes their role first).
+    pub async fn delete_account(&self, p: &Principal, password: &str) -> Result<(), AccountsError> {
+        if p.user.role == Role::Admin {
+            return Err(AccountsError::invalid("password", "an admin account cannot delete itself: ask another admin to change your role first"));
+        }
+        let row = db::account_by_id(self.db.reader(), p.user.id).await?.ok_or(AccountsError::NotFound)?;
+        if password.is_empty() || password.chars().count() > Password::MAX || !self.verify(password, &row.password_hash).await? {
+            return Err(AccountsError::invalid("password", "the password is not right"));
+        }
+        let mut tx = self.db.begin().await?;
+        db::erase_account(&mut tx, p.user.id).await?;
+        db::delete_sessions_of(&mut tx, p.user.id).await?;
+        outbox::append(&mut tx, &outbox::Envelope::of(&events::UserDeleted { user_id: p.user.id, role: p.user.role.as_str().to_owned() })).await?;
+        let id = p.user.id.to_string();
+        audit::append(&mut tx, &audit::Entry::new(&id, "user.deleted", &id)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Account figures for the admin dashboard: (all, dealers, suspended, new and active since `since`).
+    pub async fn counts(&self, p: &Principal, since: Timestamp) -> Result<(i64, i64, i64, i64, i64), AccountsError> {
+        p.require_admin()?;
+        Ok(db::account_counts(self.db.reader(), since.0).await?)
     }
 }

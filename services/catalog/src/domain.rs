@@ -449,3 +449,15 @@ mod tests {
         assert_eq!(slugify("Ærø"), "r");
     }
 }
+
+/// A listing as the moderation page shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModeratedListing {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub status: String,
+    pub dealer_id: String,
+    pub store_name: String,
+    pub moderation_note: Option<String>,
+}

@@ -115,3 +115,20 @@ impl Event for ProductRated {
         self.product_id.clone()
     }
 }
+
+/// An admin unlisted a listing (the dealer is told why) or restored it to draft.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListingModerated {
+    pub product_id: String,
+    pub dealer_id: String,
+    pub title: String,
+    /// `None`: restored.
+    pub reason: Option<String>,
+}
+
+impl Event for ListingModerated {
+    const TYPE: &'static str = "catalog.ListingModerated";
+    fn aggregate_id(&self) -> String {
+        self.product_id.clone()
+    }
+}

@@ -184,3 +184,39 @@ async fn apply_rating(tx: &mut Tx, product_id: &str, dealer_id: &str, n: i64, pr
     }
     Ok(())
 }
+
+/// `catalog.erasure`: an erased dealer's listings are archived (out of search and the storefront)
+/// and their store is closed; the listings stay for the orders that name them.
+pub struct ErasureConsumer;
+
+impl Consumer for ErasureConsumer {
+    fn name(&self) -> &'static str {
+        "catalog.erasure"
+    }
+
+    fn subscribes_to(&self) -> Vec<&'static str> {
+        vec!["accounts.UserDeleted"]
+    }
+
+    fn handle<'a>(&'a self, event: &'a StoredEvent, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let Some(user) = event.payload["user_id"].as_str() else { return Err("accounts.UserDeleted without user_id".into()) };
+            let ids: Vec<String> = sqlx::query_scalar("SELECT product_id FROM product WHERE dealer_id = $1 AND status <> 'archived'")
+                .bind(user)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(|e| e.to_string())?;
+            let now = Timestamp::now().0;
+            for id in ids {
+                sqlx::query("UPDATE product SET status = 'archived', version = version + 1, updated_at = $1 WHERE product_id = $2")
+                    .bind(now)
+                    .bind(&id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                outbox::append(tx, &crate::events::ProductChange::Archived.envelope(&id, user)).await.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -218,6 +218,15 @@ impl Catalog {
         if current == ProductStatus::Archived {
             return Err(CatalogError::Conflict("this listing is archived".into()));
         }
+        if action == StatusAction::Publish {
+            let note: Option<String> = sqlx::query_scalar("SELECT moderation_note FROM product WHERE product_id = $1")
+                .bind(&row.product_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(note) = note {
+                return Err(CatalogError::Conflict(format!("this listing was unlisted by moderation ({note}): it cannot be published until support restores it")));
+            }
+        }
         let (status, change) = match action {
             StatusAction::Publish => (ProductStatus::Published, ProductChange::Published),
             StatusAction::Unpublish => (ProductStatus::Draft, ProductChange::Unpublished),
@@ -231,6 +240,74 @@ impl Catalog {
         outbox::append(&mut tx, &change.envelope(&row.product_id, &row.dealer_id)).await?;
         tx.commit().await?;
         self.product(&row.product_id).await
+    }
+
+    /// Moderation (admins): `Some(reason)` unlists a listing, whatever its status but archived, and
+    /// keeps its dealer from republishing it; `None` restores it as a draft. The dealer is notified;
+    /// the action is audited.
+    pub async fn moderate(&self, p: &Principal, id: &str, reason: Option<&str>) -> Result<ModeratedListing, CatalogError> {
+        if p.user.role != accounts::Role::Admin {
+            return Err(CatalogError::Forbidden);
+        }
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > 500 || r.chars().any(char::is_control)) {
+            return Err(CatalogError::invalid("reason", "the reason is limited to 500 plain characters"));
+        }
+        let mut tx = self.db.begin().await?;
+        let row = db::product_row(&mut tx, id).await?.ok_or(CatalogError::NotFound)?;
+        if row.status == ProductStatus::Archived.as_str() {
+            return Err(CatalogError::Conflict("this listing is archived".into()));
+        }
+        let (status, change, action) = match reason {
+            Some(_) => (ProductStatus::Unlisted, ProductChange::Unpublished, "listing.unlisted"),
+            None => (ProductStatus::Draft, ProductChange::Unpublished, "listing.restored"),
+        };
+        sqlx::query("UPDATE product SET status = $1, moderation_note = $2, version = version + 1, updated_at = $3 WHERE product_id = $4")
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(Timestamp::now().0)
+            .bind(&row.product_id)
+            .execute(&mut *tx)
+            .await?;
+        outbox::append(&mut tx, &change.envelope(&row.product_id, &row.dealer_id)).await?;
+        let ev = events::ListingModerated { product_id: row.product_id.clone(), dealer_id: row.dealer_id.clone(), title: row.title.clone(), reason: reason.map(str::to_owned) };
+        outbox::append(&mut tx, &outbox::Envelope::of(&ev)).await?;
+        kernel::audit::append(&mut tx, &kernel::audit::Entry::new(&p.user.id.to_string(), action, &row.product_id).detail(reason.unwrap_or(""))).await?;
+        tx.commit().await?;
+        Ok(ModeratedListing { id: row.product_id, slug: row.slug, title: row.title, status: status.as_str().to_owned(), dealer_id: row.dealer_id, store_name: String::new(), moderation_note: reason.map(str::to_owned) })
+    }
+
+    /// Listings for the moderation page (admins): title matches, any status, newest first (100).
+    pub async fn admin_listings(&self, p: &Principal, query: &str, moderated_only: bool) -> Result<Vec<ModeratedListing>, CatalogError> {
+        if p.user.role != accounts::Role::Admin {
+            return Err(CatalogError::Forbidden);
+        }
+        let q = query.trim().to_lowercase();
+        if q.chars().count() > 200 {
+            return Err(CatalogError::invalid("q", "search text is too long (at most 200 characters)"));
+        }
+        let like = format!("%{}%", q.replace('%', "").replace('_', ""));
+        let rows: Vec<(String, String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT p.product_id, p.slug, p.title, p.status, p.dealer_id, s.name, p.moderation_note FROM product p JOIN store s ON s.store_id = p.store_id \
+             WHERE LOWER(p.title) LIKE $1 AND ($2 = 0 OR p.moderation_note IS NOT NULL) AND p.status <> 'archived' ORDER BY p.updated_at DESC LIMIT 100",
+        )
+        .bind(like)
+        .bind(i64::from(moderated_only))
+        .fetch_all(self.db.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, slug, title, status, dealer_id, store_name, moderation_note)| ModeratedListing { id, slug, title, status, dealer_id, store_name, moderation_note })
+            .collect())
+    }
+
+    /// New listings per day since `since` (admin dashboard).
+    pub async fn new_listings_per_day(&self, since: Timestamp) -> Result<Vec<(i64, i64)>, CatalogError> {
+        Ok(sqlx::query_as("SELECT (created_at - $1) / $2, COUNT(*) FROM product WHERE created_at >= $1 AND status <> 'unlisted' GROUP BY (created_at - $1) / $2")
+            .bind(since.0)
+            .bind(86_400_000_000_i64)
+            .fetch_all(self.db.reader())
+            .await?)
     }
 
     pub async fn set_stock(&self, p: &Principal, id: &str, stock: Option<i64>) -> Result<Product, CatalogError> {

@@ -6,7 +6,9 @@
 //! gets exactly what it missed. Live delivery goes through the realtime hub (topic `thread:{id}`), so
 //! on PostgreSQL the two participants may be connected to different instances.
 
+mod erasure;
 mod events;
+pub use erasure::ErasureConsumer;
 
 use std::sync::Arc;
 
@@ -867,7 +869,8 @@ impl Customization {
     pub async fn mark_read(&self, p: &Principal, id: &str, seq: i64) -> Result<(), CustomError> {
         let (_, read_only) = self.access(p, id).await?;
         if read_only {
-            return Ok(());
+            // an admin reads without leaving a trace in the thread
+            return Err(CustomError::Forbidden);
         }
         self.record_read(id, &p.user.id.to_string(), seq).await
     }

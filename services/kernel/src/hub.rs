@@ -33,6 +33,10 @@ pub fn user_topic(account_id: &str) -> String {
     format!("user:{account_id}")
 }
 
+/// Pushed on a person's topic when their sessions end (suspension, deletion): every live stream
+/// and socket of theirs, on every instance, closes.
+pub const SIGNED_OUT: &str = r#"{"type":"signed_out"}"#;
+
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<HubInner>,

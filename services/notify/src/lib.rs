@@ -144,11 +144,28 @@ fn message_for(e: &StoredEvent) -> Option<Message> {
             body: str_field(e, "reason").filter(|r| !r.is_empty()).unwrap_or("No reason was given.").to_owned(),
             link: Some("/requests"),
         }),
+        "catalog.ListingModerated" => Some(match str_field(e, "reason") {
+            Some(reason) => Message {
+                account_id: str_field(e, "dealer_id")?.to_owned(),
+                kind: "listing_moderated",
+                title: format!("\u{201c}{}\u{201d} was unlisted by moderation", str_field(e, "title").unwrap_or("A listing")),
+                body: format!("Reason: {reason}. It stays hidden until support restores it."),
+                link: Some("/dealer"),
+            },
+            None => Message {
+                account_id: str_field(e, "dealer_id")?.to_owned(),
+                kind: "listing_moderated",
+                title: format!("\u{201c}{}\u{201d} was restored", str_field(e, "title").unwrap_or("A listing")),
+                body: "It is back in your drafts: publish it when you are ready.".into(),
+                link: Some("/dealer"),
+            },
+        }),
         _ => None,
     }
 }
 
-const SUBSCRIPTIONS: [&str; 12] = [
+const SUBSCRIPTIONS: [&str; 13] = [
+    "catalog.ListingModerated",
     "customization.QuoteCountered",
     "customization.RequestDeclined",
     "customization.CustomizationRequested",
@@ -216,6 +233,27 @@ impl Mailer for LogMailer {
     }
 }
 
+/// Drops each mail as an `.eml` file into a spool directory, for a mail transfer agent's pickup
+/// (or a person, in development) to take from there. A missing or unwritable directory fails the
+/// delivery, which the event backbone retries and, in the end, dead-letters for an admin to re-drive.
+pub struct SpoolMailer {
+    pub dir: std::path::PathBuf,
+}
+
+impl Mailer for SpoolMailer {
+    fn send<'a>(&'a self, to_account: &'a str, subject: &'a str, body: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
+            let text = format!("X-Bespoke-Account: {}\r\nSubject: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n", clean(to_account), clean(subject));
+            let name = format!("{}.eml", kernel::ids::new_id());
+            // write aside, then rename: a pickup agent never sees half a mail
+            let tmp = self.dir.join(format!(".{name}.tmp"));
+            tokio::fs::write(&tmp, text).await.map_err(|e| format!("mail spool {}: {e}", self.dir.display()))?;
+            tokio::fs::rename(&tmp, self.dir.join(&name)).await.map_err(|e| format!("mail spool {}: {e}", self.dir.display()))
+        })
+    }
+}
+
 /// Mails people about decisions that concern them (dealer approval or rejection).
 pub struct MailConsumer {
     pub mailer: Arc<dyn Mailer>,
@@ -239,8 +277,31 @@ impl Consumer for MailConsumer {
     }
 }
 
+/// `notify.erasure`: an erased account's notifications and mail records go.
+pub struct ErasureConsumer;
+
+impl Consumer for ErasureConsumer {
+    fn name(&self) -> &'static str {
+        "notify.erasure"
+    }
+
+    fn subscribes_to(&self) -> Vec<&'static str> {
+        vec!["accounts.UserDeleted"]
+    }
+
+    fn handle<'a>(&'a self, event: &'a StoredEvent, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let Some(user) = event.payload["user_id"].as_str() else { return Err("accounts.UserDeleted without user_id".into()) };
+            for sql in ["DELETE FROM notification WHERE account_id = $1", "DELETE FROM sent_mail WHERE recipient_account_id = $1"] {
+                sqlx::query(sql).bind(user).execute(&mut **tx).await.map_err(|e| format!("database: {e}"))?;
+            }
+            Ok(())
+        })
+    }
+}
+
 pub fn consumers(hub: Hub, mailer: Arc<dyn Mailer>) -> Vec<Arc<dyn Consumer>> {
-    vec![Arc::new(InboxConsumer { hub }), Arc::new(MailConsumer { mailer })]
+    vec![Arc::new(InboxConsumer { hub }), Arc::new(MailConsumer { mailer }), Arc::new(ErasureConsumer)]
 }
 
 #[derive(Clone)]

@@ -155,7 +155,15 @@ impl Orders {
     }
 
     pub async fn remove_from_cart(&self, owner: &CartOwner, item_id: &str) -> Result<CartView, OrdersError> {
-        sqlx::query("DELETE FROM cart_item WHERE cart_item_id = $1 AND owner = $2").bind(item_id).bind(owner.key()).execute(self.db().writer()).await?;
+        let n = sqlx::query("DELETE FROM cart_item WHERE cart_item_id = $1 AND owner = $2")
+            .bind(item_id)
+            .bind(owner.key())
+            .execute(self.db().writer())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(OrdersError::NotFound);
+        }
         self.cart(owner).await
     }
 

@@ -9,6 +9,7 @@
 pub mod cart;
 mod checkout;
 pub mod domain;
+mod erasure;
 mod error;
 pub mod events;
 pub mod idempotency;
@@ -23,3 +24,5 @@ pub use error::OrdersError;
 pub use cart::CartOwner;
 pub use checkout::WebhookOutcome;
 pub use service::{protect, unprotect, Orders, OrdersConfig};
+pub use lifecycle::DailyFigures;
+pub use erasure::{erased_address, ErasureConsumer};

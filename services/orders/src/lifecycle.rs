@@ -282,6 +282,89 @@ impl Orders {
         self.order(p, order_id).await
     }
 
+    /// Orders still moving that involve the caller, as customer or dealer (an account with such
+    /// orders cannot be erased yet): their numbers.
+    pub async fn open_orders_of(&self, p: &Principal) -> Result<Vec<String>, OrdersError> {
+        let me = p.user.id.to_string();
+        Ok(sqlx::query_scalar(
+            "SELECT number FROM customer_order WHERE (customer_id = $1 OR dealer_id = $1) AND status IN ('placed', 'paid', 'accepted', 'in_production', 'shipped') ORDER BY created_at LIMIT 20",
+        )
+        .bind(me)
+        .fetch_all(self.db().reader())
+        .await?)
+    }
+
+    /// Every order, for admins: filtered by status and/or an order number prefix (newest first, 200).
+    pub async fn admin_orders(&self, p: &Principal, status: Option<&str>, number: &str) -> Result<Vec<OrderSummary>, OrdersError> {
+        require_admin(p)?;
+        let number = number.trim().to_uppercase();
+        if number.chars().count() > 40 || number.chars().any(char::is_control) {
+            return Err(OrdersError::invalid("q", "an order number is at most 40 characters"));
+        }
+        let like = format!("{}%", number.replace('%', "").replace('_', ""));
+        match status.filter(|s| !s.is_empty() && *s != "all") {
+            Some(s) => {
+                let st = OrderStatus::parse(s).ok_or_else(|| OrdersError::invalid("status", format!("{s:?} is not an order status")))?;
+                self.summaries("o.status = $1 AND UPPER(o.number) LIKE $2", &[st.as_str(), &like], 200).await
+            }
+            None => self.summaries("UPPER(o.number) LIKE $1", &[&like], 200).await,
+        }
+    }
+
+    /// Support refunds a paid order in full, at any stage after payment (not twice): cancelled with
+    /// the reason, then the refund saga (provider refund, stock back, ledger reversed). Audited.
+    pub async fn admin_refund(&self, p: &Principal, order_id: &str, reason: &str) -> Result<OrderView, OrdersError> {
+        require_admin(p)?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+            return Err(OrdersError::invalid("reason", "give a reason for the refund (at most 500 plain characters)"));
+        }
+        let o = self.order_row(order_id).await?;
+        let from = [OrderStatus::Paid, OrderStatus::Accepted, OrderStatus::InProduction, OrderStatus::Shipped, OrderStatus::Delivered, OrderStatus::Completed];
+        let mut tx = self.db().begin().await?;
+        if move_order(&mut tx, order_id, &from, OrderStatus::Cancelled, &format!("refunded by support: {reason}")).await?.is_none() {
+            return Err(OrdersError::Conflict(format!("this order is {} and cannot be refunded", o.status.label().to_lowercase())));
+        }
+        self.start_refund(&mut tx, order_id, "refunded by support").await?;
+        let detail = json!({ "reason": reason, "from": o.status.as_str() }).to_string();
+        kernel::audit::append(&mut tx, &kernel::audit::Entry::new(&p.user.id.to_string(), "order.refunded", order_id).detail(detail)).await?;
+        tx.commit().await?;
+        self.push_order(order_id, "cancelled", &o.customer_id, &o.dealer_id).await;
+        self.order(p, order_id).await
+    }
+
+    /// Daily figures for the admin dashboard since `since`, one row per day with activity:
+    /// (day index, paid orders, gross merchandise value in minor units, checkouts started, checkouts paid).
+    pub async fn daily_figures(&self, p: &Principal, since: Timestamp) -> Result<Vec<DailyFigures>, OrdersError> {
+        require_admin(p)?;
+        const DAY: i64 = 86_400_000_000;
+        let paid: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT (o.created_at - $1) / $2, COUNT(*), CAST(COALESCE(SUM(o.total_minor), 0) AS BIGINT), COUNT(DISTINCT o.checkout_id) FROM customer_order o \
+             WHERE o.created_at >= $1 AND EXISTS (SELECT 1 FROM order_status_change s WHERE s.order_id = o.order_id AND s.status = 'paid') \
+             GROUP BY (o.created_at - $1) / $2",
+        )
+        .bind(since.0)
+        .bind(DAY)
+        .fetch_all(self.db().reader())
+        .await?;
+        let started: Vec<(i64, i64)> = sqlx::query_as("SELECT (created_at - $1) / $2, COUNT(*) FROM checkout WHERE created_at >= $1 GROUP BY (created_at - $1) / $2")
+            .bind(since.0)
+            .bind(DAY)
+            .fetch_all(self.db().reader())
+            .await?;
+        let mut out: std::collections::BTreeMap<i64, DailyFigures> = Default::default();
+        for (day, orders, gmv_minor, checkouts_paid) in paid {
+            let e = out.entry(day).or_insert_with(|| DailyFigures { day, ..Default::default() });
+            e.orders = orders;
+            e.gmv_minor = gmv_minor;
+            e.checkouts_paid = checkouts_paid;
+        }
+        for (day, n) in started {
+            out.entry(day).or_insert_with(|| DailyFigures { day, ..Default::default() }).checkouts_started = n;
+        }
+        Ok(out.into_values().collect())
+    }
+
     /// The customer confirms the parcel arrived: delivered (if the dealer had not said so) and completed.
     pub async fn confirm_receipt(&self, p: &Principal, order_id: &str) -> Result<OrderView, OrdersError> {
         let o = self.order_row(order_id).await?;
@@ -445,4 +528,23 @@ impl Step for RefundStep {
     fn compensate<'a>(&'a self, _state: &'a mut Value) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+fn require_admin(p: &Principal) -> Result<(), OrdersError> {
+    if p.user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(OrdersError::NotFound)
+    }
+}
+
+/// One day of the admin dashboard's order figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DailyFigures {
+    /// Days since the period's start.
+    pub day: i64,
+    pub orders: i64,
+    pub gmv_minor: i64,
+    pub checkouts_started: i64,
+    pub checkouts_paid: i64,
 }
