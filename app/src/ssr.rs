@@ -33,6 +33,8 @@ pub struct Services {
     pub db: kernel::Db,
     /// The HTTP layer's own figures since this instance started.
     pub http_figures: std::sync::Arc<dyn Fn() -> HttpFigures + Send + Sync>,
+    /// Sign-in with an OpenID Connect provider, when one is configured.
+    pub oidc: Option<std::sync::Arc<accounts::oidc::Oidc>>,
 }
 
 /// Request rate, latency and errors from the instance's metrics (admin dashboard).

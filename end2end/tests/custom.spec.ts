@@ -36,7 +36,7 @@ test('a customer and a dealer chat live, agree on a quote, and the customer pays
   await dealer.getByTestId('message-input').fill('Happy to — walnut, oiled finish.');
   await dealer.getByTestId('send').click();
   await expect(customer.getByTestId('messages')).toContainText('walnut, oiled finish');
-  await customer.getByTestId('message-input').fill('Perfect, what would it cost?');
+  await customer.getByTestId('message-input').fill('Perfect, what would it cost? Call me on +353 87 555 0100 if easier.');
   await customer.getByTestId('send').click();
   await expect(dealer.getByTestId('messages')).toContainText('what would it cost');
 

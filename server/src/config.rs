@@ -93,6 +93,9 @@ pub struct Settings {
     /// how often and how patiently a failing delivery is retried before it is dead-lettered.
     pub events_max_attempts: i64,
     pub events_base_backoff_ms: u64,
+    /// `BESPOKE_OIDC__ISSUER`, `…__CLIENT_ID`, `…__CLIENT_SECRET`, `…__NAME` (default "OpenID"): sign-in
+    /// with an OpenID Connect provider; the redirect URI is `{BESPOKE_PUBLIC_URL}/auth/oidc/callback`.
+    pub oidc: Option<accounts::oidc::OidcConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +189,7 @@ impl Default for Settings {
             mail_spool_dir: None,
             events_max_attempts: 8,
             events_base_backoff_ms: 500,
+            oidc: None,
         }
     }
 }
@@ -352,6 +356,23 @@ impl Settings {
         }
         if let Some(v) = env("BESPOKE_EVENTS__BASE_BACKOFF_MS") {
             s.events_base_backoff_ms = u64::try_from(parse_range("BESPOKE_EVENTS__BASE_BACKOFF_MS", &v, 10, 600_000)?).unwrap_or(500);
+        }
+        if let Some(issuer) = env("BESPOKE_OIDC__ISSUER").filter(|v| !v.trim().is_empty()) {
+            let issuer = issuer.trim().trim_end_matches('/').to_owned();
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost")) {
+                return Err(invalid("BESPOKE_OIDC__ISSUER", "expected an https:// issuer URL"));
+            }
+            let need = |k: &str| env(k).filter(|v| !v.trim().is_empty()).ok_or_else(|| invalid(k, "is required with BESPOKE_OIDC__ISSUER"));
+            let client_id = need("BESPOKE_OIDC__CLIENT_ID")?;
+            let client_secret = need("BESPOKE_OIDC__CLIENT_SECRET")?;
+            let base = s.public_url.clone().unwrap_or_else(|| format!("http://{}", s.addr));
+            s.oidc = Some(accounts::oidc::OidcConfig {
+                name: env("BESPOKE_OIDC__NAME").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "OpenID".into()),
+                issuer,
+                client_id,
+                client_secret,
+                redirect_uri: format!("{base}/auth/oidc/callback"),
+            });
         }
         if let Some(v) = env("BESPOKE_ORDERS__COMMISSION_BPS") {
             s.commission_bps = parse_range("BESPOKE_ORDERS__COMMISSION_BPS", &v, 0, 5000)?;

@@ -51,6 +51,8 @@ pub struct AppState {
     pub limiter: Arc<crate::http::guard::Limiter>,
     /// When this instance started (request rate on the admin dashboard).
     pub started: std::time::Instant,
+    /// Sign-in with an OpenID Connect provider (`BESPOKE_OIDC__*`).
+    pub oidc: Option<Arc<accounts::oidc::Oidc>>,
     pub settings: Arc<Settings>,
 }
 
@@ -77,6 +79,7 @@ impl AppState {
             },
             inline_events: self.settings.events_mode == EventsMode::Inline,
             secure_cookies: self.settings.secure_cookies,
+            oidc: self.oidc.clone(),
             bus: self.bus.clone(),
             hub: self.hub.clone(),
             db: self.db.clone(),
@@ -329,6 +332,14 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(crate::http::guard::Limiter::new(settings.limits)),
             started: std::time::Instant::now(),
+            oidc: settings.oidc.clone().map(|mut c| {
+                // without a public URL the provider sends people back to the address we listen on
+                if settings.public_url.is_none() {
+                    let addr = listener.local_addr().unwrap_or(settings.addr);
+                    c.redirect_uri = format!("http://{}:{}/auth/oidc/callback", addr.ip(), addr.port());
+                }
+                accounts::oidc::Oidc::new(c)
+            }),
             settings: Arc::new(settings),
         };
         let router = router(state.clone());

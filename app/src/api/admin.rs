@@ -256,3 +256,12 @@ pub async fn admin_kpis(days: i64) -> Result<Kpis, AppError> {
     }
     crate::ssr::kpis(&cx, &p, days).await
 }
+
+/// Every customization thread, newest activity first (opening one is audited as an admin read).
+#[server]
+pub async fn admin_threads(#[server(default)] status: String) -> Result<Vec<super::custom::ThreadView>, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    let p = cx.principal().await?;
+    let v = cx.services.custom.admin_threads(&p, Some(status.as_str())).await.map_err(|e| super::custom::custom_err(&cx, e))?;
+    cx.mirror(v)
+}

@@ -69,3 +69,10 @@ pub async fn sign_out() -> Result<(), AppError> {
     cx.clear_session_cookie();
     Ok(())
 }
+
+/// The configured OpenID Connect provider's name, if sign-in with one is on.
+#[server]
+pub async fn oidc_provider() -> Result<Option<String>, AppError> {
+    let cx = crate::ssr::Ctx::get();
+    Ok(cx.services.oidc.as_ref().map(|o| o.name().to_owned()))
+}

@@ -61,6 +61,11 @@ pub struct ThreadView {
 }
 
 #[cfg(feature = "ssr")]
+pub(crate) fn custom_err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
+    err(cx, e)
+}
+
+#[cfg(feature = "ssr")]
 fn err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
     if let customization::CustomError::Internal(m) = &e {
         return cx.internal(m);

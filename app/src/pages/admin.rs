@@ -7,12 +7,13 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{api::admin::*, components::*, CurrentUser};
 
-const TABS: [(&str, &str); 7] = [
+const TABS: [(&str, &str); 8] = [
     ("overview", "Overview"),
     ("users", "Users"),
     ("dealers", "Dealer applications"),
     ("listings", "Listings"),
     ("orders", "Orders"),
+    ("threads", "Custom requests"),
     ("events", "Events"),
     ("audit", "Audit log"),
 ];
@@ -56,6 +57,7 @@ pub fn AdminPage() -> impl IntoView {
                             "dealers" => view! { <PendingDealers /> }.into_any(),
                             "listings" => view! { <Listings /> }.into_any(),
                             "orders" => view! { <Orders /> }.into_any(),
+                            "threads" => view! { <Threads /> }.into_any(),
                             "events" => view! { <Events /> }.into_any(),
                             "audit" => view! { <Audit /> }.into_any(),
                             _ => view! { <Overview /> }.into_any(),
@@ -515,6 +517,40 @@ fn Audit() -> impl IntoView {
                             {more.then(|| view! { <a href=next class="mt-3 inline-block text-sm font-semibold text-amber-800 underline">"Older entries"</a> })}
                         }.into_any()
                     }
+                }
+            })}
+        </Transition>
+    }
+}
+
+// ---- custom requests ----------------------------------------------------------------------
+
+/// Every customization thread; opening one is read-only for an admin and recorded in the audit log.
+#[component]
+fn Threads() -> impl IntoView {
+    let status = q("status");
+    let list = Resource::new(status, admin_threads);
+    view! {
+        <Card>
+            <p class="text-sm text-stone-600">"Private conversations between customers and dealers. You can read them (read-only); every opening is recorded in the audit log with your name."</p>
+        </Card>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => error_view(e),
+                    Ok(v) if v.is_empty() => view! { <Card><p class="text-stone-600">"No requests yet."</p></Card> }.into_any(),
+                    Ok(v) => view! {
+                        <ul class="divide-y divide-stone-200 rounded-xl border border-stone-200 bg-white" data-testid="admin-threads">
+                            {v.into_iter().map(|t| view! {
+                                <li class="flex flex-wrap items-center justify-between gap-3 p-3">
+                                    <div class="min-w-0">
+                                        <a href=format!("/requests/{}", t.id) class="font-medium underline">{t.product_title.clone()}</a>
+                                        <p class="text-sm text-stone-500">{t.status.replace('_', " ")} " · " {format!("{} messages", t.last_seq)} " · " {t.updated_at.chars().take(10).collect::<String>()}</p>
+                                    </div>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
                 }
             })}
         </Transition>

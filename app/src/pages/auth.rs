@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::auth::{SignIn, SignInMfa, SignInResult, SignUp},
+    api::auth::{oidc_provider, SignIn, SignInMfa, SignInResult, SignUp},
     components::*,
 };
 
@@ -61,13 +61,19 @@ pub fn SignInPage() -> impl IntoView {
             hard_navigate("/");
         }
     });
+    // after a sign-in at the identity provider: `?challenge=` asks for the second factor, `?error=`
+    // says why it failed
+    let query = use_query_map();
     let challenge = move || match value.get() {
         Some(Ok(SignInResult::MfaRequired { challenge })) => Some(challenge),
-        _ => None,
+        _ => query.with(|q| q.get("challenge")).filter(|c| !c.is_empty()),
     };
+    let provider_error = move || query.with(|q| q.get("error")).filter(|e| !e.is_empty()).map(|e| crate::AppError::new("oidc", e));
+    let provider = Resource::new(|| (), |_| oidc_provider());
     view! {
         <PageTitle title="Sign in" />
         <Card>
+            <ErrorBanner error=Signal::derive(provider_error) />
             <Show
                 when=move || challenge().is_some()
                 fallback=move || {
@@ -78,6 +84,18 @@ pub fn SignInPage() -> impl IntoView {
                             <PasswordField label="Password" name="password" autocomplete="current-password" minlength=1 error=field_error(value, "password") />
                             <SubmitButton label="Sign in" pending=action.pending() />
                         </ActionForm>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                provider.await.ok().flatten().map(|name| view! {
+                                    <div class="mt-6 max-w-md border-t border-stone-200 pt-4">
+                                        <a href="/auth/oidc/start" rel="external" data-testid="oidc-sign-in"
+                                            class="block w-full rounded-md border border-stone-300 px-4 py-2 text-center text-sm font-semibold hover:bg-stone-100">
+                                            {format!("Sign in with {name}")}
+                                        </a>
+                                    </div>
+                                })
+                            })}
+                        </Transition>
                     }
                 }
             >

@@ -279,14 +279,6 @@ async fn socket(State(st): State<AppState>, Caller(p): Caller, Path(id): Path<St
         }))
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientFrame {
-    Message { body: String },
-    Typing,
-    Read { seq: i64 },
-}
-
 /// Sends a frame, giving up on a client that does not read (its socket buffer is bounded).
 async fn send(socket: &mut WebSocket, text: String) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(10), socket.send(Message::Text(text.into()))).await, Ok(Ok(())))
@@ -356,15 +348,15 @@ async fn session(mut socket: WebSocket, st: AppState, p: Principal, id: String, 
                     Message::Close(_) => return,
                     _ => continue,
                 };
-                let reply = match serde_json::from_str::<ClientFrame>(&text) {
+                let reply = match customization::ClientFrame::parse(&text) {
                     Err(e) => Some(json!({ "type": "error", "code": "bad_frame", "message": format!("not a frame this socket takes: {e}") })),
-                    Ok(ClientFrame::Typing) => {
+                    Ok(customization::ClientFrame::Typing {}) => {
                         st.custom.typing(&p, &id).await;
                         None
                     }
-                    Ok(ClientFrame::Read { .. }) if read_only => None,
-                    Ok(ClientFrame::Read { seq }) => st.custom.record_read(&id, &p.user.id.to_string(), seq).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message() })),
-                    Ok(ClientFrame::Message { body }) => st.custom.post(&p, &id, &body).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message(), "field": e.field() })),
+                    Ok(customization::ClientFrame::Read { .. }) if read_only => None,
+                    Ok(customization::ClientFrame::Read { seq }) => st.custom.record_read(&id, &p.user.id.to_string(), seq).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message() })),
+                    Ok(customization::ClientFrame::Message { body }) => st.custom.post(&p, &id, &body).await.err().map(|e| json!({ "type": "error", "code": e.code(), "message": e.message(), "field": e.field() })),
                 };
                 if let Some(r) = reply {
                     if !send(&mut socket, r.to_string()).await {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod middleware;
+pub mod oidc;
 pub mod openapi;
 pub mod orders_api;
 
@@ -40,6 +41,8 @@ pub fn routes(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(catalog::images::MAX_IMAGE_BYTES + 64 * 1024)),
         )
         .route("/art/{name}", get(catalog_api::art))
+        .route("/auth/oidc/start", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .nest_service(
             "/media",
             tower::ServiceBuilder::new()

@@ -17,6 +17,7 @@ mod fleet;
 mod hardening;
 mod matrix;
 mod mfa;
+mod oidc;
 mod orders;
 mod pages;
 mod privacy;

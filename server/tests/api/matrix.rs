@@ -368,6 +368,7 @@ fn server_fn_cases(w: &World) -> Vec<Case> {
     let (order, thread, quote) = (i("order"), i("thread"), i("quote"));
     vec![
         f("current_user", vec![], &EVERYONE),
+        f("oidc_provider", vec![], &EVERYONE),
         f("sign_in", vec![("email", s("nobody@example.com")), ("password", s("wrong password"))], &EVERYONE),
         f("sign_in_mfa", vec![("challenge", s("made-up")), ("code", s("123456"))], &EVERYONE),
         f("sign_up", vec![("display_name", s("M")), ("email", unique_email("fnmatrix")), ("password", s("matrix password")), ("account_type", s("customer"))], &EVERYONE),
@@ -436,6 +437,7 @@ fn server_fn_cases(w: &World) -> Vec<Case> {
         f("moderate_listing", vec![("id", i("other_product")), ("reason", s("matrix"))], &[Admin]),
         f("moderate_listing", vec![("id", i("other_product")), ("restore", s("true"))], &[Admin]),
         f("admin_orders", vec![], &[Admin]),
+        f("admin_threads", vec![], &[Admin]),
         f("admin_events", vec![], &[Admin]),
         Case { not_found_ok: true, ..f("redrive", vec![("event_id", s("evt")), ("consumer", s("notify.mail"))], &[Admin]) },
         f("audit_log", vec![], &[Admin]),

@@ -499,8 +499,56 @@ pub(crate) async fn erase_account(tx: &mut Tx, id: UserId) -> Result<(), sqlx::E
     .bind(id.to_string())
     .execute(&mut **tx)
     .await?;
-    for sql in ["DELETE FROM recovery_code WHERE account_id = $1", "DELETE FROM mfa_challenge WHERE account_id = $1"] {
+    for sql in ["DELETE FROM recovery_code WHERE account_id = $1", "DELETE FROM mfa_challenge WHERE account_id = $1", "DELETE FROM account_identity WHERE account_id = $1"] {
         sqlx::query(sql).bind(id.to_string()).execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+pub(crate) async fn account_by_email_tx(tx: &mut Tx, email: &str) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE email = $1")).bind(email).fetch_optional(&mut **tx).await
+}
+
+pub(crate) async fn identity_account(tx: &mut Tx, provider: &str, subject: &str) -> Result<Option<UserId>, sqlx::Error> {
+    let id: Option<String> = sqlx::query_scalar("SELECT account_id FROM account_identity WHERE provider = $1 AND subject = $2")
+        .bind(provider)
+        .bind(subject)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(id.and_then(|s| UserId::parse(&s).ok()))
+}
+
+/// Links an identity; the email it came with is not stored (the account has its own).
+pub(crate) async fn insert_identity(tx: &mut Tx, provider: &str, subject: &str, account: UserId, _email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO account_identity (provider, subject, account_id, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(provider)
+        .bind(subject)
+        .bind(account.to_string())
+        .bind(Timestamp::now().0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_oidc_flow(pool: &AnyPool, state_hash: &str, nonce: &str, verifier: &str, return_to: &str, expires_at: Timestamp) -> Result<(), sqlx::Error> {
+    // forget flows nobody finished
+    sqlx::query("DELETE FROM oidc_flow WHERE expires_at < $1").bind(Timestamp::now().0).execute(pool).await?;
+    sqlx::query("INSERT INTO oidc_flow (state_hash, nonce, verifier, return_to, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(state_hash)
+        .bind(nonce)
+        .bind(verifier)
+        .bind(return_to)
+        .bind(expires_at.0)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Takes a live flow (once): (nonce, PKCE verifier, return path).
+pub(crate) async fn take_oidc_flow(pool: &AnyPool, state_hash: &str, now: Timestamp) -> Result<Option<(String, String, String)>, sqlx::Error> {
+    sqlx::query_as("DELETE FROM oidc_flow WHERE state_hash = $1 AND expires_at > $2 RETURNING nonce, verifier, return_to")
+        .bind(state_hash)
+        .bind(now.0)
+        .fetch_optional(pool)
+        .await
 }

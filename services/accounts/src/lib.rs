@@ -12,4 +12,5 @@ pub mod totp;
 pub use domain::*;
 pub use error::AccountsError;
 pub use password::{hash_password, verify_password, Argon2Params};
+pub mod oidc;
 pub use service::{token_hash, Accounts, AccountsConfig};

@@ -42,19 +42,19 @@ impl Default for AccountsConfig {
 
 #[derive(Clone)]
 pub struct Accounts {
-    db: Db,
+    pub(crate) db: Db,
     cfg: AccountsConfig,
     /// A hash of a random password: unknown emails are verified against it so that timing
     /// does not reveal which accounts exist.
     dummy_hash: std::sync::Arc<String>,
 }
 
-const MFA_CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
+pub(crate) const MFA_CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
 const MFA_CHALLENGE_MAX_ATTEMPTS: i64 = 5;
 /// How stale `last_seen_at` may get before an authenticated request refreshes it.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut b);
     data_encoding::BASE64URL_NOPAD.encode(&b)
@@ -282,7 +282,7 @@ impl Accounts {
         Ok(db::use_recovery_code(tx, id, &token_hash(&normalized)).await?)
     }
 
-    async fn open_session(
+    pub(crate) async fn open_session(
         &self,
         tx: &mut kernel::Tx,
         row: &db::AccountRow,

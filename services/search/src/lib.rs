@@ -19,7 +19,7 @@ use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
-pub use query::{Facets, Hit, SearchQuery, SearchResults, Sort, Suggestion, TextParams};
+pub use query::{Facets, Hit, SearchQuery, SearchResults, Sort, Suggestion, TextParams, MAX_PAGE, MAX_QUERY_CHARS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
