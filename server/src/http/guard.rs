@@ -221,9 +221,21 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let mut res = next.run(req).await;
     if res.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&res) {
         res = refusal(&path, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than this endpoint accepts".into(), None);
+    } else if res.status().is_client_error() && is_plain_text(&res) && path.starts_with("/api/") {
+        // the framework's own rejections (a malformed path parameter or query string): our shape,
+        // with its description of what is wrong
+        let status = res.status();
+        let text = axum::body::to_bytes(res.into_body(), 8 * 1024).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("bad request").to_lowercase() } else { text.trim().to_owned() };
+        let code = if status == StatusCode::NOT_FOUND { "not_found" } else if status == StatusCode::METHOD_NOT_ALLOWED { "method_not_allowed" } else { "bad_request" };
+        res = refusal(&path, status, code, message, None);
     }
     secure_headers(&state, &mut res);
     res
+}
+
+fn is_plain_text(res: &Response) -> bool {
+    res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"))
 }
 
 fn is_json(res: &Response) -> bool {

@@ -223,7 +223,7 @@ fn orders_schemas() -> Value {
             "quantity": { "type": "integer", "minimum": 1, "maximum": 99, "default": 1 } } },
         "Quantity": { "type": "object", "required": ["quantity"], "additionalProperties": false, "properties": { "quantity": { "type": "integer", "minimum": 1, "maximum": 99 } } },
         "Cart": { "type": "object", "properties": { "groups": { "type": "array", "items": { "type": "object" } }, "item_count": { "type": "integer" },
-            "total": { "$ref": "#/components/schemas/Money" }, "can_check_out": { "type": "boolean" }, "problem": { "type": "string", "nullable": true } } },
+            "total": { "allOf": [{ "$ref": "#/components/schemas/Money" }], "nullable": true }, "can_check_out": { "type": "boolean" }, "problem": { "type": "string", "nullable": true } } },
         "Checkout": { "type": "object", "required": ["shipping_address"], "additionalProperties": false, "properties": { "shipping_address": {
             "type": "object", "required": ["name", "line1", "city", "postal_code", "country"], "additionalProperties": false, "properties": {
                 "name": { "type": "string", "maxLength": 100 }, "line1": { "type": "string", "maxLength": 200 }, "line2": { "type": "string", "maxLength": 200 },
@@ -320,6 +320,20 @@ fn more_schemas() -> Value {
     })
 }
 
+/// Every operation can also answer our error shape (bad input, authentication, limits): a
+/// `default` response documents it wherever an operation does not list the status.
+fn with_default_errors(s: &mut Value) {
+    let Some(paths) = s["paths"].as_object_mut() else { return };
+    for ops in paths.values_mut() {
+        let Some(ops) = ops.as_object_mut() else { continue };
+        for op in ops.values_mut() {
+            if let Some(r) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                r.entry("default").or_insert_with(|| json!({ "$ref": "#/components/responses/Error" }));
+            }
+        }
+    }
+}
+
 /// The whole document.
 pub fn spec() -> Value {
     let mut s = base();
@@ -331,6 +345,7 @@ pub fn spec() -> Value {
     if let (Some(schemas), Value::Object(more)) = (s["components"]["schemas"].as_object_mut(), more_schemas()) {
         schemas.extend(more);
     }
+    with_default_errors(&mut s);
     if let (Some(schemas), Value::Object(more)) = (s["components"]["schemas"].as_object_mut(), orders_schemas()) {
         schemas.extend(more);
     }

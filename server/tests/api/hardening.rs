@@ -147,4 +147,12 @@ async fn oversized_bodies_get_a_clear_413() {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let (_, body) = error_of(res).await;
     assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    // the framework's own rejections come in the same shape, saying what is wrong
+    let c = app.sign_up(&unique_email("shape"), "customer pass", "customer").await;
+    let res = app.get("/api/v1/threads/x/messages?after=soon", Some(&c.token)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json")));
+    let (_, body) = error_of(res).await;
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("after")), "{body}");
 }
