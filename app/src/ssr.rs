@@ -32,10 +32,13 @@ pub struct Services {
     pub hub: kernel::hub::Hub,
     pub db: kernel::Db,
     /// The HTTP layer's own figures since this instance started.
-    pub http_figures: std::sync::Arc<dyn Fn() -> HttpFigures + Send + Sync>,
+    pub http_figures: FiguresFn,
     /// Sign-in with an OpenID Connect provider, when one is configured.
     pub oidc: Option<std::sync::Arc<accounts::oidc::Oidc>>,
 }
+
+/// Reads the HTTP figures at the moment of the call.
+pub type FiguresFn = std::sync::Arc<dyn Fn() -> HttpFigures + Send + Sync>;
 
 /// Request rate, latency and errors from the instance's metrics (admin dashboard).
 #[derive(Debug, Clone, Copy, Default)]

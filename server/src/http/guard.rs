@@ -286,7 +286,7 @@ mod tests {
         let l = Limiter::new(RateLimits { sign_up_per_hour: 2, search_per_minute: 0, checkout_per_minute: 1 });
         assert!(l.take(Bucket::SignUp, "a").is_ok());
         assert!(l.take(Bucket::SignUp, "a").is_ok());
-        let wait = l.take(Bucket::SignUp, "a").unwrap_err();
+        let wait = l.take(Bucket::SignUp, "a").expect_err("the third within the hour");
         assert!((1..=1800).contains(&wait), "{wait}");
         assert!(l.take(Bucket::SignUp, "b").is_ok(), "keys are separate");
         for _ in 0..1000 {
@@ -299,7 +299,7 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_str(v).unwrap());
+            h.insert(*k, HeaderValue::from_str(v).expect("a header value"));
         }
         h
     }

@@ -46,6 +46,9 @@ async fn insert_listing(
     Ok(id)
 }
 
+/// (id, slug, title, status, dealer id, store name, moderation note) as the moderation page reads it.
+type ListingRow = (String, String, String, String, String, String, Option<String>);
+
 impl Catalog {
     pub fn new(db: Db, images: Arc<dyn ImageStore>) -> Self {
         Self { db, images }
@@ -286,8 +289,8 @@ impl Catalog {
         if q.chars().count() > 200 {
             return Err(CatalogError::invalid("q", "search text is too long (at most 200 characters)"));
         }
-        let like = format!("%{}%", q.replace('%', "").replace('_', ""));
-        let rows: Vec<(String, String, String, String, String, String, Option<String>)> = sqlx::query_as(
+        let like = format!("%{}%", q.replace(['%', '_'], ""));
+        let rows: Vec<ListingRow> = sqlx::query_as(
             "SELECT p.product_id, p.slug, p.title, p.status, p.dealer_id, s.name, p.moderation_note FROM product p JOIN store s ON s.store_id = p.store_id \
              WHERE LOWER(p.title) LIKE $1 AND ($2 = 0 OR p.moderation_note IS NOT NULL) AND p.status <> 'archived' ORDER BY p.updated_at DESC LIMIT 100",
         )

@@ -301,7 +301,7 @@ impl Orders {
         if number.chars().count() > 40 || number.chars().any(char::is_control) {
             return Err(OrdersError::invalid("q", "an order number is at most 40 characters"));
         }
-        let like = format!("{}%", number.replace('%', "").replace('_', ""));
+        let like = format!("{}%", number.replace(['%', '_'], ""));
         match status.filter(|s| !s.is_empty() && *s != "all") {
             Some(s) => {
                 let st = OrderStatus::parse(s).ok_or_else(|| OrdersError::invalid("status", format!("{s:?} is not an order status")))?;
