@@ -125,7 +125,8 @@ async fn spawn_app_full(backend: Backend, products: usize, tweak: impl FnOnce(&m
     let app = Application::build(settings).await.expect("application starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let client = Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    // generous: the whole suite runs in parallel on two cores (a page once took over 30 s there)
+    let client = Client::builder().timeout(Duration::from_secs(120)).build().expect("client");
     TestApp { base, client, database_url, _dir: dir, pg_name }
 }
 
