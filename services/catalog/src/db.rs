@@ -167,10 +167,12 @@ pub(crate) struct ProductRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set while an admin keeps the listing unlisted (the reason).
+    pub moderation_note: Option<String>,
 }
 
 const PRODUCT_COLS: &str = "product_id, store_id, dealer_id, slug, title, description, category_id, price_minor, currency, stock, \
-     attributes, status, featured, view_count, sales_count, rating_sum, rating_count, published_at, version, created_at, updated_at";
+     attributes, status, featured, view_count, sales_count, rating_sum, rating_count, published_at, version, created_at, updated_at, moderation_note";
 
 pub(crate) async fn product_row(conn: &mut sqlx::AnyConnection, id_or_slug: &str) -> Result<Option<ProductRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {PRODUCT_COLS} FROM product WHERE product_id = $1 OR slug = $1"))
@@ -519,4 +521,40 @@ pub(crate) async fn add_activity(tx: &mut Tx, product_id: &str, day: i64, views:
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Moderation: the listing's status and note (`None` clears it).
+pub(crate) async fn set_moderation(tx: &mut Tx, product_id: &str, status: ProductStatus, note: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE product SET status = $1, moderation_note = $2, version = version + 1, updated_at = $3 WHERE product_id = $4")
+        .bind(status.as_str())
+        .bind(note)
+        .bind(Timestamp::now().0)
+        .bind(product_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// (id, slug, title, status, dealer id, store name, moderation note) as the moderation page reads it.
+pub(crate) type ListingRow = (String, String, String, String, String, String, Option<String>);
+
+/// Listings whose title matches `like`, any status but archived, newest change first (100).
+pub(crate) async fn admin_listings(pool: &AnyPool, like: &str, moderated_only: bool) -> Result<Vec<ListingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.product_id, p.slug, p.title, p.status, p.dealer_id, s.name, p.moderation_note FROM product p JOIN store s ON s.store_id = p.store_id \
+         WHERE LOWER(p.title) LIKE $1 AND ($2 = 0 OR p.moderation_note IS NOT NULL) AND p.status <> 'archived' ORDER BY p.updated_at DESC LIMIT 100",
+    )
+    .bind(like)
+    .bind(i64::from(moderated_only))
+    .fetch_all(pool)
+    .await
+}
+
+/// New listings per day since `since` (day index, count).
+pub(crate) async fn new_listings_per_day(pool: &AnyPool, since: Timestamp) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT (created_at - $1) / $2, COUNT(*) FROM product WHERE created_at >= $1 AND status <> 'unlisted' GROUP BY (created_at - $1) / $2")
+        .bind(since.0)
+        .bind(86_400_000_000_i64)
+        .fetch_all(pool)
+        .await
 }

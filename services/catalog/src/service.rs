@@ -46,9 +46,6 @@ async fn insert_listing(
     Ok(id)
 }
 
-/// (id, slug, title, status, dealer id, store name, moderation note) as the moderation page reads it.
-type ListingRow = (String, String, String, String, String, String, Option<String>);
-
 impl Catalog {
     pub fn new(db: Db, images: Arc<dyn ImageStore>) -> Self {
         Self { db, images }
@@ -222,11 +219,7 @@ impl Catalog {
             return Err(CatalogError::Conflict("this listing is archived".into()));
         }
         if action == StatusAction::Publish {
-            let note: Option<String> = sqlx::query_scalar("SELECT moderation_note FROM product WHERE product_id = $1")
-                .bind(&row.product_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if let Some(note) = note {
+            if let Some(note) = &row.moderation_note {
                 return Err(CatalogError::Conflict(format!("this listing was unlisted by moderation ({note}): it cannot be published until support restores it")));
             }
         }
@@ -265,13 +258,7 @@ impl Catalog {
             Some(_) => (ProductStatus::Unlisted, ProductChange::Unpublished, "listing.unlisted"),
             None => (ProductStatus::Draft, ProductChange::Unpublished, "listing.restored"),
         };
-        sqlx::query("UPDATE product SET status = $1, moderation_note = $2, version = version + 1, updated_at = $3 WHERE product_id = $4")
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(Timestamp::now().0)
-            .bind(&row.product_id)
-            .execute(&mut *tx)
-            .await?;
+        db::set_moderation(&mut tx, &row.product_id, status, reason).await?;
         outbox::append(&mut tx, &change.envelope(&row.product_id, &row.dealer_id)).await?;
         let ev = events::ListingModerated { product_id: row.product_id.clone(), dealer_id: row.dealer_id.clone(), title: row.title.clone(), reason: reason.map(str::to_owned) };
         outbox::append(&mut tx, &outbox::Envelope::of(&ev)).await?;
@@ -290,14 +277,7 @@ impl Catalog {
             return Err(CatalogError::invalid("q", "search text is too long (at most 200 characters)"));
         }
         let like = format!("%{}%", q.replace(['%', '_'], ""));
-        let rows: Vec<ListingRow> = sqlx::query_as(
-            "SELECT p.product_id, p.slug, p.title, p.status, p.dealer_id, s.name, p.moderation_note FROM product p JOIN store s ON s.store_id = p.store_id \
-             WHERE LOWER(p.title) LIKE $1 AND ($2 = 0 OR p.moderation_note IS NOT NULL) AND p.status <> 'archived' ORDER BY p.updated_at DESC LIMIT 100",
-        )
-        .bind(like)
-        .bind(i64::from(moderated_only))
-        .fetch_all(self.db.reader())
-        .await?;
+        let rows = db::admin_listings(self.db.reader(), &like, moderated_only).await?;
         Ok(rows
             .into_iter()
             .map(|(id, slug, title, status, dealer_id, store_name, moderation_note)| ModeratedListing { id, slug, title, status, dealer_id, store_name, moderation_note })
@@ -306,11 +286,7 @@ impl Catalog {
 
     /// New listings per day since `since` (admin dashboard).
     pub async fn new_listings_per_day(&self, since: Timestamp) -> Result<Vec<(i64, i64)>, CatalogError> {
-        Ok(sqlx::query_as("SELECT (created_at - $1) / $2, COUNT(*) FROM product WHERE created_at >= $1 AND status <> 'unlisted' GROUP BY (created_at - $1) / $2")
-            .bind(since.0)
-            .bind(86_400_000_000_i64)
-            .fetch_all(self.db.reader())
-            .await?)
+        Ok(db::new_listings_per_day(self.db.reader(), since).await?)
     }
 
     pub async fn set_stock(&self, p: &Principal, id: &str, stock: Option<i64>) -> Result<Product, CatalogError> {
