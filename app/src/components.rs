@@ -294,6 +294,7 @@ pub fn ProductCard(card: crate::api::catalog::CardView) -> impl IntoView {
                 <p class="line-clamp-2 text-sm font-medium text-stone-900 group-hover:text-amber-800">{card.title.clone()}</p>
                 <p class="mt-1 text-sm font-semibold">{card.price.clone()}</p>
                 <p class="text-xs text-stone-500">{card.store_name.clone()}</p>
+                {card.reason.clone().map(|r| view! { <p class="mt-1 line-clamp-2 text-xs text-amber-800" data-testid="reason">{r}</p> })}
             </div>
         </a>
     }

@@ -3,7 +3,7 @@
 
 use accounts::{Accounts, AccountsError, ClientInfo, Principal};
 use http::{header, request::Parts, HeaderValue};
-use leptos::prelude::{expect_context, use_context};
+use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::AppError;
@@ -35,6 +35,8 @@ pub struct Services {
     pub http_figures: FiguresFn,
     /// Sign-in with an OpenID Connect provider, when one is configured.
     pub oidc: Option<std::sync::Arc<accounts::oidc::Oidc>>,
+    /// Recommendations: personal picks, similar items, bought together, search re-ranking.
+    pub recommend: recommend::Recommender,
 }
 
 /// Reads the HTTP figures at the moment of the call.
@@ -63,8 +65,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn get() -> Self {
-        Self { services: expect_context::<Services>(), parts: use_context::<Parts>(), response: use_context::<ResponseOptions>() }
+    /// The request's context. Outside a request (e.g. while the router walks the app to list its
+    /// routes) there are no services: an error, never a panic.
+    pub fn get() -> Result<Self, AppError> {
+        let services = use_context::<Services>().ok_or_else(|| AppError::new("unavailable", "not inside a request"))?;
+        Ok(Self { services, parts: use_context::<Parts>(), response: use_context::<ResponseOptions>() })
     }
 
     pub fn accounts(&self) -> &Accounts {
@@ -168,7 +173,30 @@ pub fn cart_cookie(token: &str, secure: bool) -> String {
     format!("{CART_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{}", if secure { "; Secure" } else { "" })
 }
 
+/// The listings viewed in this browser session, newest first (ids only; for "because you viewed"
+/// and the real-time re-ranking of recommendations, signed in or not).
+pub const RECENT_COOKIE: &str = "bespoke_recent";
+const RECENT_MAX: usize = 12;
+
 impl Ctx {
+    pub fn recent_views(&self) -> Vec<String> {
+        self.parts
+            .as_ref()
+            .and_then(|p| cookie_value(&p.headers, RECENT_COOKIE))
+            .map(|v| v.split('.').filter(|id| id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).take(RECENT_MAX).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Puts a listing first in the recent-views cookie (a session cookie: it ends with the browser).
+    pub fn note_recent_view(&self, product_id: &str) -> Vec<String> {
+        let mut v = self.recent_views();
+        v.retain(|x| x != product_id);
+        v.insert(0, product_id.to_owned());
+        v.truncate(RECENT_MAX);
+        self.append_cookie(&format!("{RECENT_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{}", v.join("."), if self.services.secure_cookies { "; Secure" } else { "" }));
+        v
+    }
+
     pub fn guest_cart_token(&self) -> Option<String> {
         self.parts.as_ref().and_then(|p| cookie_value(&p.headers, CART_COOKIE)).filter(|t| orders::cart::valid_guest_token(t))
     }

@@ -60,3 +60,25 @@ pub fn rss_kib(pid: u32) -> u64 {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(3999)
 }
+
+/// The demo catalogue of `products` listings in a SQLite database under the temp dir (seeded with the
+/// release `server seed` beside this binary; reused, since seeding is idempotent). Returns the data
+/// dir and the database url.
+pub fn seeded_sqlite(products: usize, dir: Option<std::path::PathBuf>) -> Result<(std::path::PathBuf, String), Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe()?.with_file_name("server");
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("bespoke-search-bench-{products}")));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("bespoke.db").display());
+    let t = std::time::Instant::now();
+    let status = std::process::Command::new(&exe)
+        .args(["seed", "--products", &products.to_string()])
+        .env("DATABASE_URL", &url)
+        .env("BESPOKE_DATA_DIR", &dir)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err("seeding failed (build the server first: cargo build --release -p server)".into());
+    }
+    eprintln!("seeded {products} products in {:.1} s", t.elapsed().as_secs_f64());
+    Ok((dir, url))
+}

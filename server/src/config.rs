@@ -96,6 +96,10 @@ pub struct Settings {
     /// `BESPOKE_OIDC__ISSUER`, `…__CLIENT_ID`, `…__CLIENT_SECRET`, `…__NAME` (default "OpenID"): sign-in
     /// with an OpenID Connect provider; the redirect URI is `{BESPOKE_PUBLIC_URL}/auth/oidc/callback`.
     pub oidc: Option<accounts::oidc::OidcConfig>,
+    /// `BESPOKE_RECOMMEND__WEIGHT_VIEW` / `…_CART` / `…_PURCHASE` / `…_CUSTOM` (how much each signal
+    /// counts), `…__RETRAIN_AFTER` (new signals before an automatic retraining; 0 = never),
+    /// `…__RETRAIN_HOURS`, `…__EPOCHS`, `…__PERSONALIZE_SEARCH`.
+    pub recommend: recommend::RecSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +194,7 @@ impl Default for Settings {
             events_max_attempts: 8,
             events_base_backoff_ms: 500,
             oidc: None,
+            recommend: recommend::RecSettings::default(),
         }
     }
 }
@@ -373,6 +378,32 @@ impl Settings {
                 client_secret,
                 redirect_uri: format!("{base}/auth/oidc/callback"),
             });
+        }
+        let r = &mut s.recommend;
+        for (key, slot) in [
+            ("BESPOKE_RECOMMEND__WEIGHT_VIEW", &mut r.weight_view),
+            ("BESPOKE_RECOMMEND__WEIGHT_CART", &mut r.weight_cart),
+            ("BESPOKE_RECOMMEND__WEIGHT_PURCHASE", &mut r.weight_purchase),
+            ("BESPOKE_RECOMMEND__WEIGHT_CUSTOM", &mut r.weight_custom),
+        ] {
+            if let Some(v) = env(key) {
+                *slot = match v.trim().parse::<f32>() {
+                    Ok(w) if (0.0..=100.0).contains(&w) => w,
+                    _ => return Err(invalid(key, format!("{v:?} is not a number from 0 to 100"))),
+                };
+            }
+        }
+        if let Some(v) = env("BESPOKE_RECOMMEND__RETRAIN_AFTER") {
+            r.retrain_after = parse_range("BESPOKE_RECOMMEND__RETRAIN_AFTER", &v, 0, 100_000_000)?;
+        }
+        if let Some(v) = env("BESPOKE_RECOMMEND__RETRAIN_HOURS") {
+            r.retrain_hours = u64::try_from(parse_range("BESPOKE_RECOMMEND__RETRAIN_HOURS", &v, 1, 24 * 365)?).unwrap_or(24);
+        }
+        if let Some(v) = env("BESPOKE_RECOMMEND__EPOCHS") {
+            r.epochs = usize::try_from(parse_range("BESPOKE_RECOMMEND__EPOCHS", &v, 1, 200)?).unwrap_or(15);
+        }
+        if let Some(v) = env("BESPOKE_RECOMMEND__PERSONALIZE_SEARCH") {
+            r.personalize_search = parse_bool("BESPOKE_RECOMMEND__PERSONALIZE_SEARCH", &v)?;
         }
         if let Some(v) = env("BESPOKE_ORDERS__COMMISSION_BPS") {
             s.commission_bps = parse_range("BESPOKE_ORDERS__COMMISSION_BPS", &v, 0, 5000)?;

@@ -49,6 +49,47 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Recommendations: offline evaluation, training on the recorded signals, the stored models.
+    Recommend {
+        #[command(subcommand)]
+        command: RecommendCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecommendCommand {
+    /// Evaluate every model (NeuMF, GMF, MLP, MF-BPR, EASE^R, popularity, content) on a dataset
+    /// folder — the NCF split (*.train.rating, *.test.rating, *.test.negative), RecBole files
+    /// (*.item, *.test.inter) or sequences (*.txt) — and write a Markdown report with a chart.
+    /// Prints one line per model: `<dataset> <model> HR@10=… NDCG@10=…`.
+    Eval {
+        /// The folder holding the datasets.
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// The dataset's folder inside it.
+        #[arg(long)]
+        dataset: String,
+        /// Where the report goes (default: recommend-eval/<dataset>).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Seeds to average over where negatives are sampled (the NCF split's are fixed).
+        #[arg(long, default_value_t = 5)]
+        seeds: usize,
+        /// At most this many epochs (early stopping usually ends sooner).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Only these models, comma-separated (popularity, content, ease, mf-bpr, gmf, mlp, neumf, ensemble).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Skip precision / recall / F1 at 10 (which trains each model a second time).
+        #[arg(long)]
+        no_topk: bool,
+    },
+    /// Train a model on the recorded signals now (with a progress bar); it is served at once if it
+    /// beats popularity on held-out interactions, and other instances pick it up within 30 s.
+    Train,
+    /// The stored models, newest first, with their validation figures.
+    Models,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +302,41 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
                         return Err("no dead letter with that event id and consumer".into());
                     }
                 }
+            }
+        }
+        Command::Recommend { command: RecommendCommand::Eval { data_dir, dataset, out, seeds, epochs, models, no_topk } } => {
+            let dir = data_dir.join(&dataset);
+            let opts = recommend::experiment::EvalOptions {
+                seeds,
+                epochs,
+                models,
+                topk: !no_topk,
+                out: out.unwrap_or_else(|| std::path::PathBuf::from("recommend-eval").join(&dataset)),
+                progress: true,
+            };
+            // CPU-bound: on the blocking pool, printing each model's line as it is known
+            let report = tokio::task::spawn_blocking(move || recommend::experiment::evaluate_and_report(&dir, &opts, &mut |l| println!("{l}"))).await??;
+            eprintln!("report: {}", report.display());
+        }
+        Command::Recommend { command } => {
+            let db = startup::connect_db(&settings).await?;
+            startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
+            let catalog = startup::catalog(&db, &settings);
+            let rec = recommend::Recommender::start(db, catalog, settings.recommend.clone()).await?;
+            match command {
+                RecommendCommand::Train => {
+                    let m = rec.train(Box::new(recommend::model::Bar::new("NeuMF", settings.recommend.epochs))).await?;
+                    println!(
+                        "model {} ({}): {} people, {} listings, {} interactions; validation HR@10 {:.4} (popularity {:.4}); {} epochs in {:.1}s",
+                        m.model_id, m.status, m.users, m.items, m.interactions, m.val_hr10, m.popularity_val_hr10, m.epochs, m.seconds
+                    );
+                }
+                RecommendCommand::Models => {
+                    for m in rec.models(50).await? {
+                        println!("{} {} {} HR@10={:.4} popularity={:.4} users={} items={} interactions={}", m.model_id, m.status, m.kind, m.val_hr10, m.popularity_val_hr10, m.users, m.items, m.interactions);
+                    }
+                }
+                RecommendCommand::Eval { .. } => {}
             }
         }
         Command::Admin { command } => {

@@ -19,7 +19,7 @@ use orders::{
 use search::SearchIndex;
 use tokio::sync::Notify;
 use leptos::prelude::*;
-use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use leptos_axum::{file_and_error_handler_with_context, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -53,6 +53,8 @@ pub struct AppState {
     pub started: std::time::Instant,
     /// Sign-in with an OpenID Connect provider (`BESPOKE_OIDC__*`).
     pub oidc: Option<Arc<accounts::oidc::Oidc>>,
+    /// Recommendations (signals, item space, the served model).
+    pub recommend: recommend::Recommender,
     pub settings: Arc<Settings>,
 }
 
@@ -80,6 +82,7 @@ impl AppState {
             inline_events: self.settings.events_mode == EventsMode::Inline,
             secure_cookies: self.settings.secure_cookies,
             oidc: self.oidc.clone(),
+            recommend: self.recommend.clone(),
             bus: self.bus.clone(),
             hub: self.hub.clone(),
             db: self.db.clone(),
@@ -209,6 +212,8 @@ pub async fn event_bus(db: &Db, hub: &Hub, settings: &Settings) -> Result<EventB
     consumers.push(Arc::new(catalog::inventory::ErasureConsumer));
     consumers.push(Arc::new(orders::ErasureConsumer { db: db.clone() }));
     consumers.push(Arc::new(customization::ErasureConsumer { db: db.clone(), files: catalog::LocalDiskStore::new(settings.data_dir.join("private")) }));
+    consumers.push(Arc::new(recommend::service::SignalsConsumer));
+    consumers.push(Arc::new(recommend::service::ErasureConsumer));
     let bus = EventBus::new(db.clone(), cfg, consumers);
     bus.install().await.map_err(|e| StartError::Db(e.into()))?;
     Ok(bus)
@@ -298,6 +303,9 @@ impl Application {
         crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
         let (search, stats) = SearchIndex::build(db.clone(), catalog.clone()).await.map_err(|e| StartError::Search(e.to_string()))?;
         tracing::info!(documents = stats.documents, ms = stats.took.as_millis() as u64, "search index built");
+        let started = std::time::Instant::now();
+        let recommend = recommend::Recommender::start(db.clone(), catalog.clone(), settings.recommend.clone()).await.map_err(|e| StartError::Search(e.to_string()))?;
+        tracing::info!(ms = started.elapsed().as_millis() as u64, model = recommend.model_id().as_deref().unwrap_or("none"), "recommendations ready");
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
@@ -332,6 +340,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(crate::http::guard::Limiter::new(settings.limits)),
             started: std::time::Instant::now(),
+            recommend,
             oidc: settings.oidc.clone().map(|mut c| {
                 // without a public URL the provider sends people back to the address we listen on
                 if settings.public_url.is_none() {
@@ -361,6 +370,7 @@ impl Application {
             tasks.push(tokio::spawn(st.sagas.clone().run(stop.clone(), Duration::from_secs(5))));
         }
         tasks.push(tokio::spawn(st.search.clone().follow(stop.clone())));
+        tasks.push(tokio::spawn(st.recommend.clone().follow(stop.clone())));
         tasks.push(tokio::spawn(st.views.clone().run(stop.clone())));
         if let Some(sb) = &st.sandbox {
             tasks.push(tokio::spawn(sb.clone().run(stop.clone())));
@@ -382,9 +392,11 @@ impl Application {
 }
 
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(app::App);
     let ctx_state = state.clone();
     let ctx = move || ctx_state.provide();
+    // the router walks the app to list its routes; resources it creates on the way find the
+    // services too (a server function's context lookup must not fail there)
+    let routes = leptos_axum::generate_route_list_with_exclusions_and_ssg_and_context(app::App, None, ctx.clone()).0;
     let shell_opts = state.leptos_options.clone();
     let fallback_state = state.clone();
     let pages = Router::new()

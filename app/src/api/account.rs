@@ -29,21 +29,21 @@ pub struct MfaState {
 
 #[server]
 pub async fn update_profile(display_name: String) -> Result<UserView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     Ok(cx.accounts().update_profile(&p, &display_name).await.map_err(|e| cx.err(e))?.into())
 }
 
 #[server]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     cx.accounts().change_password(&p, &current_password, &new_password).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let list = cx.accounts().sessions(&p).await.map_err(|e| cx.err(e))?;
     Ok(list
@@ -61,7 +61,7 @@ pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
 
 #[server]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let id = accounts::SessionId::parse(&id).map_err(|_| AppError::new("not_found", "no such session"))?;
     cx.accounts().revoke_session(&p, id).await.map_err(|e| cx.err(e))
@@ -69,7 +69,7 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
 
 #[server]
 pub async fn sign_out_everywhere() -> Result<u64, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let n = cx.accounts().sign_out_everywhere(&p).await.map_err(|e| cx.err(e))?;
     cx.clear_session_cookie();
@@ -78,7 +78,7 @@ pub async fn sign_out_everywhere() -> Result<u64, AppError> {
 
 #[server]
 pub async fn mfa_status() -> Result<MfaState, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let left = cx.accounts().recovery_codes_left(&p).await.map_err(|e| cx.err(e))?;
     Ok(MfaState { enabled: p.user.mfa_enabled, recovery_codes_left: left })
@@ -86,7 +86,7 @@ pub async fn mfa_status() -> Result<MfaState, AppError> {
 
 #[server]
 pub async fn mfa_begin() -> Result<MfaSetupView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let s = cx.accounts().mfa_begin(&p).await.map_err(|e| cx.err(e))?;
     Ok(MfaSetupView { secret: s.secret_base32, otpauth_uri: s.otpauth_uri, qr_svg: s.qr_svg })
@@ -94,21 +94,21 @@ pub async fn mfa_begin() -> Result<MfaSetupView, AppError> {
 
 #[server]
 pub async fn mfa_confirm(code: String) -> Result<Vec<String>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     cx.accounts().mfa_confirm(&p, &code).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn mfa_disable(code: String) -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     cx.accounts().mfa_disable(&p, &code).await.map_err(|e| cx.err(e))
 }
 
 #[server]
 pub async fn regenerate_recovery_codes(code: String) -> Result<Vec<String>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     cx.accounts().regenerate_recovery_codes(&p, &code).await.map_err(|e| cx.err(e))
 }
@@ -116,7 +116,7 @@ pub async fn regenerate_recovery_codes(code: String) -> Result<Vec<String>, AppE
 /// Erases the caller's account (the password confirms it) and signs them out.
 #[server]
 pub async fn delete_my_account(password: String) -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     crate::ssr::delete_account(&cx.services, &p, &password).await.map_err(|e| cx.err(e))?;
     cx.clear_session_cookie();

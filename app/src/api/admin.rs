@@ -112,7 +112,7 @@ fn parse_user(id: &str) -> Result<accounts::UserId, AppError> {
 
 #[server]
 pub async fn pending_dealers() -> Result<Vec<UserView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let list = cx.accounts().dealers_by_status(&p, accounts::DealerStatus::Pending).await.map_err(|e| cx.err(e))?;
     Ok(list.into_iter().map(Into::into).collect())
@@ -120,7 +120,7 @@ pub async fn pending_dealers() -> Result<Vec<UserView>, AppError> {
 
 #[server]
 pub async fn decide_dealer(dealer_id: String, approve: bool, reason: Option<String>) -> Result<UserView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let id = accounts::UserId::parse(&dealer_id).map_err(|_| AppError::new("not_found", "no such dealer"))?;
     let u = cx.accounts().decide_dealer(&p, id, approve, reason.as_deref()).await.map_err(|e| cx.err(e))?;
@@ -130,7 +130,7 @@ pub async fn decide_dealer(dealer_id: String, approve: bool, reason: Option<Stri
 /// Users by email or name; `role` and `status` (`active`/`suspended`) narrow it; empty = all.
 #[server]
 pub async fn admin_users(#[server(default)] q: String, #[server(default)] role: String, #[server(default)] status: String) -> Result<Vec<AdminUser>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let role = match role.as_str() {
         "" | "all" => None,
@@ -149,7 +149,7 @@ pub async fn admin_users(#[server(default)] q: String, #[server(default)] role: 
 /// Suspends an account: its sessions end at once, and its live pages and sockets close.
 #[server]
 pub async fn suspend_user(user_id: String, reason: String) -> Result<AdminUser, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let u = cx.accounts().set_suspended(&p, parse_user(&user_id)?, true, Some(&reason)).await.map_err(|e| cx.err(e))?;
     crate::ssr::end_live_sessions(&cx.services.hub, &u.id.to_string()).await;
@@ -158,7 +158,7 @@ pub async fn suspend_user(user_id: String, reason: String) -> Result<AdminUser, 
 
 #[server]
 pub async fn reinstate_user(user_id: String) -> Result<AdminUser, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let u = cx.accounts().set_suspended(&p, parse_user(&user_id)?, false, None).await.map_err(|e| cx.err(e))?;
     Ok(admin_user(u))
@@ -166,7 +166,7 @@ pub async fn reinstate_user(user_id: String) -> Result<AdminUser, AppError> {
 
 #[server]
 pub async fn change_role(user_id: String, role: String) -> Result<AdminUser, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let r = accounts::Role::parse(&role).map_err(|e| cx.err(e))?;
     let u = cx.accounts().change_role(&p, parse_user(&user_id)?, r).await.map_err(|e| cx.err(e))?;
@@ -175,7 +175,7 @@ pub async fn change_role(user_id: String, role: String) -> Result<AdminUser, App
 
 #[server]
 pub async fn admin_listings(#[server(default)] q: String, #[server(default)] moderated: bool) -> Result<Vec<ListingRow>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.catalog.admin_listings(&p, &q, moderated).await.map_err(|e| super::catalog::catalog_err(&cx, e))?;
     cx.mirror(v)
@@ -184,7 +184,7 @@ pub async fn admin_listings(#[server(default)] q: String, #[server(default)] mod
 /// Unlists a listing with a reason (the dealer is notified), or restores it (`reason` empty) to draft.
 #[server]
 pub async fn moderate_listing(id: String, #[server(default)] reason: String, #[server(default)] restore: bool) -> Result<ListingRow, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     if !restore && reason.trim().is_empty() {
         return Err(AppError { field: Some("reason".into()), ..AppError::new("invalid_input", "give a reason: the dealer is told") });
@@ -195,7 +195,7 @@ pub async fn moderate_listing(id: String, #[server(default)] reason: String, #[s
 
 #[server]
 pub async fn admin_orders(#[server(default)] status: String, #[server(default)] q: String) -> Result<Vec<OrderSummary>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.admin_orders(&p, Some(status.as_str()), &q).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -204,7 +204,7 @@ pub async fn admin_orders(#[server(default)] status: String, #[server(default)] 
 /// Refunds an order in full (any stage after payment), with a reason. Returns its new status label.
 #[server]
 pub async fn admin_refund(order_id: String, reason: String) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.admin_refund(&p, &order_id, &reason).await.map_err(|e| cx.orders_err(e))?;
     Ok(v.status_label)
@@ -212,7 +212,7 @@ pub async fn admin_refund(order_id: String, reason: String) -> Result<String, Ap
 
 #[server]
 pub async fn admin_events() -> Result<EventsView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     p.require_admin().map_err(|e| cx.err(e))?;
     let lag = cx.services.bus.lag().await.map_err(|e| cx.internal(e))?;
@@ -229,7 +229,7 @@ pub async fn admin_events() -> Result<EventsView, AppError> {
 /// Puts a dead letter back in its consumer's queue (audited).
 #[server]
 pub async fn redrive(event_id: String, consumer: String) -> Result<bool, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     p.require_admin().map_err(|e| cx.err(e))?;
     crate::ssr::redrive(&cx.services.bus, &cx.services.db, &p, &event_id, &consumer).await.map_err(|e| cx.internal(e))
@@ -237,7 +237,7 @@ pub async fn redrive(event_id: String, consumer: String) -> Result<bool, AppErro
 
 #[server]
 pub async fn audit_log(#[server(default)] actor: String, #[server(default)] action: String, #[server(default)] target: String, #[server(default)] before: i64) -> Result<Vec<AuditRow>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     p.require_admin().map_err(|e| cx.err(e))?;
     let f = kernel::audit::Filter { actor: actor.trim().to_owned(), action: action.trim().to_owned(), target: target.trim().to_owned(), before };
@@ -248,7 +248,7 @@ pub async fn audit_log(#[server(default)] actor: String, #[server(default)] acti
 /// The dashboard's figures over the last `days` days (7, 30 or 90).
 #[server]
 pub async fn admin_kpis(days: i64) -> Result<Kpis, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     p.require_admin().map_err(|e| cx.err(e))?;
     if ![7, 30, 90].contains(&days) {
@@ -260,7 +260,7 @@ pub async fn admin_kpis(days: i64) -> Result<Kpis, AppError> {
 /// Every customization thread, newest activity first (opening one is audited as an admin read).
 #[server]
 pub async fn admin_threads(#[server(default)] status: String) -> Result<Vec<super::custom::ThreadView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.custom.admin_threads(&p, Some(status.as_str())).await.map_err(|e| super::custom::custom_err(&cx, e))?;
     cx.mirror(v)

@@ -12,7 +12,7 @@ pub enum SignInResult {
 
 #[server]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     Ok(cx.maybe_principal().await?.map(|p| p.user.into()))
 }
 
@@ -23,7 +23,7 @@ pub async fn sign_up(
     display_name: String,
     account_type: String,
 ) -> Result<UserView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let as_dealer = match account_type.as_str() {
         "dealer" => true,
         "customer" | "" => false,
@@ -40,7 +40,7 @@ pub async fn sign_up(
 
 #[server]
 pub async fn sign_in(email: String, password: String) -> Result<SignInResult, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     match cx.accounts().sign_in(&email, &password, &cx.client_info()).await.map_err(|e| cx.err(e))? {
         accounts::SignInOutcome::SignedIn(s) => {
             cx.set_session_cookie(&s.token, s.expires_at);
@@ -53,7 +53,7 @@ pub async fn sign_in(email: String, password: String) -> Result<SignInResult, Ap
 
 #[server]
 pub async fn sign_in_mfa(challenge: String, code: String) -> Result<UserView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let s = cx.accounts().sign_in_mfa(&challenge, &code, &cx.client_info()).await.map_err(|e| cx.err(e))?;
     cx.set_session_cookie(&s.token, s.expires_at);
     cx.merge_guest_cart(&s.user.id.to_string()).await;
@@ -62,7 +62,7 @@ pub async fn sign_in_mfa(challenge: String, code: String) -> Result<UserView, Ap
 
 #[server]
 pub async fn sign_out() -> Result<(), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     if let Some(token) = cx.session_token() {
         cx.accounts().sign_out(&token).await.map_err(|e| cx.err(e))?;
     }
@@ -73,6 +73,6 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// The configured OpenID Connect provider's name, if sign-in with one is on.
 #[server]
 pub async fn oidc_provider() -> Result<Option<String>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     Ok(cx.services.oidc.as_ref().map(|o| o.name().to_owned()))
 }

@@ -18,6 +18,9 @@ pub struct SearchParams {
     pub min_rating: String,
     pub sort: String,
     pub page: usize,
+    /// `off`: the engine's order, not re-ranked for the signed-in person.
+    #[serde(default)]
+    pub personal: String,
 }
 
 impl SearchParams {
@@ -46,6 +49,9 @@ impl SearchParams {
         }
         if self.page > 1 {
             push("page", &self.page.to_string());
+        }
+        if self.personal == "off" {
+            push("personal", "off");
         }
         if parts.is_empty() { "/search".into() } else { format!("/search?{}", parts.join("&")) }
     }
@@ -94,6 +100,13 @@ pub struct SearchView {
     pub facets: FacetsView,
     pub took_ms: f64,
     pub category_name: Option<String>,
+    /// Results of similar relevance were re-ordered by the person's predicted preference.
+    #[serde(default)]
+    pub personalized: bool,
+    /// Whether personal ranking applies here at all (signed in, sorted by relevance, a model
+    /// that knows the person): the page offers the switch only then.
+    #[serde(default)]
+    pub personal_available: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +119,9 @@ pub struct CardView {
     pub status: String,
     pub stock: Option<i64>,
     pub id: String,
+    /// Why a recommendation is shown ("Because you viewed …").
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,12 +209,13 @@ pub(crate) fn card(c: &catalog::Catalog, r: &catalog::SummaryRow) -> CardView {
         status: r.status.clone(),
         stock: r.stock,
         id: r.product_id.clone(),
+        reason: None,
     }
 }
 
 #[server]
 pub async fn home_rails() -> Result<HomeView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let c = cx.services.catalog.clone();
     let map = |v: Vec<catalog::SummaryRow>| v.iter().map(|r| card(&c, r)).collect::<Vec<_>>();
     let featured = map(c.featured(8).await.map_err(|e| cx.internal(e))?);
@@ -210,7 +227,7 @@ pub async fn home_rails() -> Result<HomeView, AppError> {
 
 #[server]
 pub async fn search_products(params: SearchParams) -> Result<SearchView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let search_error = |e: search::SearchError| match e {
         search::SearchError::InvalidInput { field, message } => AppError { field: Some(field.into()), ..AppError::new("invalid_input", message) },
         other => cx.internal(other),
@@ -233,7 +250,24 @@ pub async fn search_products(params: SearchParams) -> Result<SearchView, AppErro
     if cx.services.inline_events {
         index.catch_up().await.map_err(|e| cx.internal(e))?;
     }
-    let r = index.search(&q).map_err(search_error)?;
+    let mut r = index.search(&q).map_err(search_error)?;
+    // personalised search: results of similar relevance re-ordered by the person's preference
+    let rec = &cx.services.recommend;
+    let me = if rec.settings().personalize_search && q.sort == search::Sort::Relevance && !q.q.trim().is_empty() {
+        cx.maybe_principal().await?.map(|p| p.user.id.to_string())
+    } else {
+        None
+    };
+    let personal_available = me.as_deref().is_some_and(|u| rec.knows(u));
+    let mut personalized = false;
+    if let (Some(u), true) = (&me, params.personal != "off") {
+        let mut pairs: Vec<(String, f32)> = r.hits.iter().map(|h| (h.product_id.clone(), h.score)).collect();
+        if rec.rerank(u, &mut pairs) {
+            let mut by_id: std::collections::HashMap<String, search::Hit> = r.hits.drain(..).map(|h| (h.product_id.clone(), h)).collect();
+            r.hits = pairs.iter().filter_map(|(id, _)| by_id.remove(id)).collect();
+            personalized = true;
+        }
+    }
     let categories = cx.services.catalog.categories().await.map_err(|e| cx.internal(e))?;
     let category_name = q.category.as_ref().and_then(|p| categories.iter().find(|c| &c.path == p)).map(|c| c.name.clone());
     let price_label = |m: i64| format_money(m, "EUR");
@@ -243,6 +277,8 @@ pub async fn search_products(params: SearchParams) -> Result<SearchView, AppErro
         pages: r.total.div_ceil(r.per_page).max(1),
         took_ms: r.took_micros as f64 / 1000.0,
         category_name,
+        personalized,
+        personal_available,
         hits: r
             .hits
             .into_iter()
@@ -290,7 +326,7 @@ pub struct SuggestionView {
 
 #[server]
 pub async fn suggest(q: String) -> Result<Vec<SuggestionView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let list = cx.services.search.suggest(&q, 8).map_err(|e| cx.internal(e))?;
     Ok(list.into_iter().map(|s| SuggestionView { title: s.title, slug: s.slug }).collect())
 }
@@ -360,39 +396,18 @@ fn product_view(c: &catalog::Catalog, p: catalog::Product, similar: Vec<CardView
 
 #[server]
 pub async fn product_page(slug: String) -> Result<ProductView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let viewer = cx.maybe_principal().await?;
     let c = cx.services.catalog.clone();
     let p = c.product_for(viewer.as_ref(), &slug).await.map_err(|e| catalog_err(&cx, e))?;
     let viewer_key = viewer.as_ref().map(|v| v.user.id.to_string()).unwrap_or_else(|| "anonymous".into());
     (cx.services.views)(&p.id, &viewer_key);
-    // "similar items": the same category, nearest in the search index (the recommendation
-    // service replaces this with content-based similarity)
-    // the last word of the title names the kind of thing ("… serving board")
-    let kind = p.title.split_whitespace().last().unwrap_or_default().to_owned();
-    let similar_q = search::SearchQuery { q: kind, category: Some(p.category.path.clone()), sort: search::Sort::Popular, per_page: 7, ..Default::default() };
-    let similar = cx
-        .services
-        .search
-        .search(&similar_q)
-        .map(|r| {
-            r.hits
-                .into_iter()
-                .filter(|h| h.product_id != p.id)
-                .take(6)
-                .map(|h| CardView {
-                    image: h.thumb_url.clone().unwrap_or_else(|| format!("/art/{}.svg", h.product_id)),
-                    slug: h.slug,
-                    title: h.title,
-                    price: format_money(h.price_minor, &h.currency),
-                    store_name: h.store_name,
-                    status: "published".into(),
-                    stock: None,
-                    id: h.product_id,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    // "similar items": content neighbours (title, category, attributes, store) from the
+    // recommendation service; a listing published a second ago has its vector already
+    let me = viewer.as_ref().map(|v| v.user.id.to_string());
+    let rec = cx.services.recommend.clone();
+    let similar_ids: Vec<String> = rec.similar(&p.id, 6, me.as_deref()).into_iter().map(|s| s.product_id).collect();
+    let similar = c.summaries_of(&similar_ids).await.map_err(|e| cx.internal(e))?.iter().map(|r| card(&c, r)).collect();
     let mut view = product_view(&c, p, similar);
     // the page shows the rendered description; the source is only for the dealer's editor
     view.description.clear();
@@ -401,7 +416,7 @@ pub async fn product_page(slug: String) -> Result<ProductView, AppError> {
 
 #[server]
 pub async fn store_page(slug: String) -> Result<StoreView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let c = cx.services.catalog.clone();
     let s = c.store_by_slug(&slug).await.map_err(|e| catalog_err(&cx, e))?;
     let products = c.store_products(&s.id, 60).await.map_err(|e| catalog_err(&cx, e))?;
@@ -420,7 +435,7 @@ pub struct DealerOverview {
 
 #[server]
 pub async fn dealer_home() -> Result<DealerOverview, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let c = cx.services.catalog.clone();
     let store = c.store_of_dealer(&p.user.id.to_string()).await.map_err(|e| catalog_err(&cx, e))?;
@@ -434,7 +449,7 @@ pub async fn dealer_home() -> Result<DealerOverview, AppError> {
 
 #[server]
 pub async fn save_store(name: String, description: String, location: String) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let s = cx.services.catalog.save_store(&p, &catalog::StoreInput { name, description, location }).await.map_err(|e| catalog_err(&cx, e))?;
     Ok(s.slug)
@@ -514,7 +529,7 @@ impl ListingForm {
 
 #[server]
 pub async fn create_listing(listing: ListingForm) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let prod = cx.services.catalog.create_product(&p, &listing.to_input()).await.map_err(|e| catalog_err(&cx, e))?;
     Ok(prod.id)
@@ -522,7 +537,7 @@ pub async fn create_listing(listing: ListingForm) -> Result<String, AppError> {
 
 #[server]
 pub async fn update_listing(id: String, listing: ListingForm) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let prod = cx.services.catalog.update_product(&p, &id, &listing.to_input()).await.map_err(|e| catalog_err(&cx, e))?;
     Ok(prod.id)
@@ -530,7 +545,7 @@ pub async fn update_listing(id: String, listing: ListingForm) -> Result<String, 
 
 #[server]
 pub async fn listing_status(id: String, action: String) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let action = match action.as_str() {
         "publish" => catalog::StatusAction::Publish,
@@ -545,7 +560,7 @@ pub async fn listing_status(id: String, action: String) -> Result<String, AppErr
 /// The listing for its editor (the dealer's own, any status).
 #[server]
 pub async fn my_listing(id: String) -> Result<ProductView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let c = cx.services.catalog.clone();
     let prod = c.product(&id).await.map_err(|e| catalog_err(&cx, e))?;
@@ -557,7 +572,7 @@ pub async fn my_listing(id: String) -> Result<ProductView, AppError> {
 
 #[server]
 pub async fn category_choices() -> Result<Vec<(String, String)>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let cats = cx.services.catalog.categories().await.map_err(|e| cx.internal(e))?;
     Ok(cats.into_iter().map(|c| (c.path.clone(), if c.depth == 0 { c.name } else { format!("— {}", c.name) })).collect())
 }
@@ -572,7 +587,7 @@ pub struct ImportRowView {
 
 #[server]
 pub async fn import_listings(csv: String) -> Result<(usize, usize, Vec<ImportRowView>), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let r = cx.services.catalog.import_csv(&p, &csv).await.map_err(|e| catalog_err(&cx, e))?;
     Ok((

@@ -80,7 +80,7 @@ fn err(cx: &crate::ssr::Ctx, e: customization::CustomError) -> AppError {
 /// `choices` is the listing's options chosen on the product page, as JSON (`[{option_id, value}]`).
 #[server]
 pub async fn request_customization(product: String, store: String, text: String, budget: String, deadline: String, #[server(default)] choices: String) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let choices = if choices.trim().is_empty() {
         Vec::new()
@@ -98,7 +98,7 @@ pub async fn request_customization(product: String, store: String, text: String,
 
 #[server]
 pub async fn my_threads(status: String) -> Result<(String, Vec<ThreadView>), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.custom.inbox(&p, Some(status.as_str())).await.map_err(|e| err(&cx, e))?;
     Ok((p.user.id.to_string(), cx.mirror(v)?))
@@ -107,7 +107,7 @@ pub async fn my_threads(status: String) -> Result<(String, Vec<ThreadView>), App
 /// The thread, the latest page of messages, and who is looking.
 #[server]
 pub async fn thread_detail(id: String) -> Result<(ThreadView, Vec<MessageView>, String), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let c = &cx.services.custom;
     let t = c.thread(&p, &id).await.map_err(|e| err(&cx, e))?;
@@ -117,7 +117,7 @@ pub async fn thread_detail(id: String) -> Result<(ThreadView, Vec<MessageView>, 
 
 #[server]
 pub async fn older_messages(id: String, before: i64) -> Result<Vec<MessageView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let m = cx.services.custom.messages(&p, &id, None, Some(before)).await.map_err(|e| err(&cx, e))?;
     cx.mirror(m)
@@ -125,7 +125,7 @@ pub async fn older_messages(id: String, before: i64) -> Result<Vec<MessageView>,
 
 #[server]
 pub async fn post_thread_message(id: String, body: String) -> Result<MessageView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let m = cx.services.custom.post(&p, &id, &body).await.map_err(|e| err(&cx, e))?;
     cx.mirror(m)
@@ -133,7 +133,7 @@ pub async fn post_thread_message(id: String, body: String) -> Result<MessageView
 
 #[server]
 pub async fn offer_quote(id: String, price: String, lead_time_days: i64, spec: String, valid_days: i64) -> Result<MessageView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let q = customization::QuoteInput { price, lead_time_days, spec, valid_days };
     let m = cx.services.custom.offer_quote(&p, &id, &q).await.map_err(|e| err(&cx, e))?;
@@ -142,7 +142,7 @@ pub async fn offer_quote(id: String, price: String, lead_time_days: i64, spec: S
 
 #[server]
 pub async fn respond_quote(quote: String, accept: bool) -> Result<MessageView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let m = cx.services.custom.respond(&p, &quote, accept).await.map_err(|e| err(&cx, e))?;
     cx.mirror(m)
@@ -151,7 +151,7 @@ pub async fn respond_quote(quote: String, accept: bool) -> Result<MessageView, A
 /// The customer's counter-offer to a quote.
 #[server]
 pub async fn counter_quote(quote: String, price: String, note: String) -> Result<MessageView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let m = cx.services.custom.counter(&p, &quote, &price, &note).await.map_err(|e| err(&cx, e))?;
     cx.mirror(m)
@@ -159,7 +159,7 @@ pub async fn counter_quote(quote: String, price: String, note: String) -> Result
 
 #[server]
 pub async fn decline_request(id: String, reason: String) -> Result<MessageView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let m = cx.services.custom.decline_request(&p, &id, &reason).await.map_err(|e| err(&cx, e))?;
     cx.mirror(m)

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod custom;
 pub mod notify;
 pub mod orders;
+pub mod recommend;
 
 use serde::{Deserialize, Serialize};
 

@@ -21,7 +21,7 @@ pub struct Inbox {
 
 #[server]
 pub async fn my_notifications() -> Result<Inbox, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let id = p.user.id.to_string();
     let items = cx.services.notifications.list(&id, 50).await.map_err(|e| cx.internal(e))?;
@@ -37,7 +37,7 @@ pub async fn my_notifications() -> Result<Inbox, AppError> {
 
 #[server]
 pub async fn mark_notifications_read() -> Result<u64, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     cx.services.notifications.mark_all_read(&p.user.id.to_string()).await.map_err(|e| cx.internal(e))
 }
@@ -45,7 +45,7 @@ pub async fn mark_notifications_read() -> Result<u64, AppError> {
 /// The caller's unread count; 0 for visitors who are not signed in (the navigation asks on every page).
 #[server]
 pub async fn unread_notifications() -> Result<i64, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     match cx.maybe_principal().await? {
         Some(p) => cx.services.notifications.unread_count(&p.user.id.to_string()).await.map_err(|e| cx.internal(e)),
         None => Ok(0),

@@ -206,7 +206,7 @@ mod glue {
 
 #[server]
 pub async fn get_cart() -> Result<CartView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let o = glue::owner(&cx, false).await?;
     let v = cx.services.orders.cart(&o).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -214,14 +214,14 @@ pub async fn get_cart() -> Result<CartView, AppError> {
 
 #[server]
 pub async fn cart_count() -> Result<i64, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let o = glue::owner(&cx, false).await?;
     cx.services.orders.cart_count(&o).await.map_err(|e| cx.orders_err(e))
 }
 
 #[server]
 pub async fn add_to_cart(product: String, #[server(default)] options: Vec<Choice>, quantity: i64) -> Result<CartView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let o = glue::owner(&cx, true).await?;
     let input = orders::CartAdd {
         product,
@@ -234,7 +234,7 @@ pub async fn add_to_cart(product: String, #[server(default)] options: Vec<Choice
 
 #[server]
 pub async fn set_cart_quantity(item: String, quantity: i64) -> Result<CartView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let o = glue::owner(&cx, false).await?;
     let v = cx.services.orders.set_cart_quantity(&o, &item, quantity).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -242,7 +242,7 @@ pub async fn set_cart_quantity(item: String, quantity: i64) -> Result<CartView, 
 
 #[server]
 pub async fn remove_cart_item(item: String) -> Result<CartView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let o = glue::owner(&cx, false).await?;
     let v = cx.services.orders.remove_from_cart(&o, &item).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -260,7 +260,7 @@ pub async fn place_order(
     country: String,
     idempotency_key: String,
 ) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let address = orders::Address { name, line1, line2, city, postal_code, country };
     let body = serde_json::to_vec(&serde_json::json!({ "shipping_address": address })).map_err(|e| cx.internal(e))?;
@@ -271,7 +271,7 @@ pub async fn place_order(
 
 #[server]
 pub async fn checkout_status(id: String) -> Result<CheckoutView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.checkout_view(&p, &id).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -279,7 +279,7 @@ pub async fn checkout_status(id: String) -> Result<CheckoutView, AppError> {
 
 #[server]
 pub async fn cancel_checkout(id: String) -> Result<CheckoutView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.cancel_checkout(&p, &id).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -288,7 +288,7 @@ pub async fn cancel_checkout(id: String) -> Result<CheckoutView, AppError> {
 /// The sandbox's card form: the card goes to the sandbox provider, never into our records.
 #[server]
 pub async fn sandbox_pay(checkout: String, card_number: String) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let (sb, intent, secret) = glue::sandbox_intent(&cx, &checkout).await?;
     let r = sb.confirm(&intent, &secret, &card_number).await.map_err(|e| cx.orders_err(e))?;
     Ok(r.status)
@@ -296,7 +296,7 @@ pub async fn sandbox_pay(checkout: String, card_number: String) -> Result<String
 
 #[server]
 pub async fn sandbox_authenticate(checkout: String, approve: bool) -> Result<String, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let (sb, intent, secret) = glue::sandbox_intent(&cx, &checkout).await?;
     let r = sb.authenticate(&intent, &secret, approve).await.map_err(|e| cx.orders_err(e))?;
     Ok(r.status)
@@ -305,14 +305,14 @@ pub async fn sandbox_authenticate(checkout: String, approve: bool) -> Result<Str
 /// The payment provider and, for Stripe, the publishable key for its Payment Element.
 #[server]
 pub async fn payment_config() -> Result<(String, Option<String>), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let c = cx.services.orders.provider().client_config();
     Ok((c.provider.to_owned(), c.publishable_key))
 }
 
 #[server]
 pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.my_orders(&p).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -320,7 +320,7 @@ pub async fn my_orders() -> Result<Vec<OrderSummary>, AppError> {
 
 #[server]
 pub async fn order_detail(id: String) -> Result<OrderView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.order(&p, &id).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -330,7 +330,7 @@ pub async fn order_detail(id: String) -> Result<OrderView, AppError> {
 /// customer's (cancel, confirm_receipt).
 #[server]
 pub async fn order_action(id: String, action: String, carrier: String, tracking_number: String, reason: String) -> Result<OrderView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let o = &cx.services.orders;
     let res = match action.as_str() {
@@ -349,7 +349,7 @@ pub async fn order_action(id: String, action: String, carrier: String, tracking_
 
 #[server]
 pub async fn save_review(order: String, line: String, product_rating: i64, dealer_rating: i64, body: String) -> Result<ReviewView, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let input = orders::ReviewInput { product_rating, dealer_rating, body };
     let v = cx.services.orders.save_review(&p, &order, &line, &input).await.map_err(|e| cx.orders_err(e))?;
@@ -358,14 +358,14 @@ pub async fn save_review(order: String, line: String, product_rating: i64, deale
 
 #[server]
 pub async fn product_reviews(product_id: String) -> Result<Vec<ReviewView>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let v = cx.services.orders.product_reviews(&product_id, 20).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
 }
 
 #[server]
 pub async fn dealer_queue(status: String) -> Result<Vec<OrderSummary>, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.dealer_orders(&p, Some(status.as_str())).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -374,14 +374,14 @@ pub async fn dealer_queue(status: String) -> Result<Vec<OrderSummary>, AppError>
 /// How many paid orders wait for the dealer to accept them.
 #[server]
 pub async fn dealer_new_order_count() -> Result<i64, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     cx.services.orders.dealer_order_count(&p, orders::OrderStatus::Paid).await.map_err(|e| cx.orders_err(e))
 }
 
 #[server]
 pub async fn dealer_balance() -> Result<Balance, AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.balance(&p).await.map_err(|e| cx.orders_err(e))?;
     cx.mirror(v)
@@ -390,7 +390,7 @@ pub async fn dealer_balance() -> Result<Balance, AppError> {
 /// The checkout page's data: the cart as it is now, and a fresh Idempotency-Key for its form.
 #[server]
 pub async fn checkout_form() -> Result<(CartView, String), AppError> {
-    let cx = crate::ssr::Ctx::get();
+    let cx = crate::ssr::Ctx::get()?;
     let p = cx.principal().await?;
     let v = cx.services.orders.cart(&orders::CartOwner::User(p.user.id.to_string())).await.map_err(|e| cx.orders_err(e))?;
     Ok((cx.mirror(v)?, orders::idempotency::new_key()))

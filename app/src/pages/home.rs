@@ -50,11 +50,30 @@ pub fn HomePage() -> impl IntoView {
                             }).collect_view()}
                         </nav>
                         <Rail title="Featured" cards=h.featured testid="rail-featured" />
-                        // the recommendation service fills this slot with personal picks; until then, what is popular
-                        <Rail title="Recommended for you" cards=h.trending.clone() testid="rail-recommended" />
+                        <Recommended />
                         <Rail title="New in" cards=h.newest testid="rail-new" />
                         <Rail title="Trending" cards=h.trending testid="rail-trending" />
                     }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// "Recommended for you": personal picks (the person's signals, this session's views) with the
+/// reason for each; popular listings for someone new.
+#[component]
+fn Recommended() -> impl IntoView {
+    let picks = Resource::new(|| (), |_| crate::api::recommend::recommended_for_you());
+    view! {
+        <Transition fallback=|| view! { <section class="mt-10" aria-busy="true"><h2 class="mb-3 text-xl font-bold tracking-tight">"Recommended for you"</h2><Loading /></section> }>
+            {move || Suspend::new(async move {
+                match picks.await {
+                    Ok(r) => {
+                        let title = if r.personal { "Recommended for you" } else { "Popular with our customers" };
+                        view! { <Rail title=title cards=r.cards testid="rail-recommended" /> }.into_any()
+                    }
+                    Err(e) => view! { <section class="mt-10"><ErrorBanner error=Signal::derive(move || Some(e.clone())) /></section> }.into_any(),
                 }
             })}
         </Transition>

@@ -156,5 +156,32 @@ fn ProductDetail(p: ProductView) -> impl IntoView {
         </div>
         <div class="mt-8"><ReviewsSection product_id=p.id.clone() rating=p.rating /></div>
         <Rail title="Similar items" cards=p.similar.clone() testid="similar" />
+        <AlsoBought product_id=p.id.clone() />
+    }
+}
+
+/// "Customers also bought", loaded beside the page; and, once in the browser, this listing goes
+/// first in the session's recent views (which steer "Recommended for you").
+#[component]
+fn AlsoBought(product_id: String) -> impl IntoView {
+    let id = product_id.clone();
+    let list = Resource::new(move || id.clone(), crate::api::recommend::also_bought);
+    let noted = product_id.clone();
+    Effect::new(move |_| {
+        let id = noted.clone();
+        leptos::task::spawn_local(async move {
+            let _ = crate::api::recommend::note_view(id).await;
+        });
+    });
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Ok(cards) => view! { <Rail title="Customers also bought" cards testid="also-bought" /> }.into_any(),
+                    // a side rail: its failure must not hide the listing
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
     }
 }

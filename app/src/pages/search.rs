@@ -22,6 +22,7 @@ fn params_from_query() -> Memo<SearchParams> {
                 min_rating: s("min_rating"),
                 sort: s("sort"),
                 page: s("page").parse().unwrap_or(1),
+                personal: s("personal"),
             }
         })
     })
@@ -118,6 +119,11 @@ pub fn SearchPage() -> impl IntoView {
                             <h1 class="text-2xl font-bold tracking-tight">{heading}</h1>
                             <p class="mb-4 text-sm text-stone-500" data-testid="result-count">
                                 {format!("{} results", r.total)} <span class="text-stone-400">{format!(" · {:.1} ms", r.took_ms)}</span>
+                                {r.personal_available.then(|| if p.personal == "off" {
+                                    view! { <span data-testid="personal-ranking">" · standard ranking · "<a class="text-amber-800 underline" href=with(&|q| q.personal.clear())>"rank for me"</a></span> }.into_any()
+                                } else {
+                                    view! { <span data-testid="personal-ranking">" · ranked for you · "<a class="text-amber-800 underline" href=with(&|q| q.personal = "off".into())>"standard ranking"</a></span> }.into_any()
+                                })}
                             </p>
                             <div class="grid gap-6 md:grid-cols-[14rem_1fr]">
                                 <aside class="space-y-5 text-sm" data-testid="facets">

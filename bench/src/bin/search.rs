@@ -44,26 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(20);
     let concurrency: usize = arg("--concurrency").and_then(|v| v.parse().ok()).unwrap_or(32);
     let exe = std::env::current_exe()?.with_file_name("server");
-    let dir = match arg("--reuse") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => {
-            let d = std::env::temp_dir().join(format!("bespoke-search-bench-{products}"));
-            std::fs::create_dir_all(&d)?;
-            d
-        }
-    };
-    let url = format!("sqlite://{}", dir.join("bespoke.db").display());
-    let t = Instant::now();
-    let status = std::process::Command::new(&exe)
-        .args(["seed", "--products", &products.to_string()])
-        .env("DATABASE_URL", &url)
-        .env("BESPOKE_DATA_DIR", &dir)
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err("seeding failed (build the server first: cargo build --release -p server)".into());
-    }
-    eprintln!("seeded {products} products in {:.1} s", t.elapsed().as_secs_f64());
+    let (dir, url) = bench::seeded_sqlite(products, arg("--reuse").map(std::path::PathBuf::from))?;
 
     // in-process: index build from the database and the raw query rate
     let db = Db::connect(&url).await?;

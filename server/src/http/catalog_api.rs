@@ -65,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .route("/categories", get(categories))
         .route("/search", get(search))
         .route("/search/suggest", get(suggest))
+        .route("/recommendations", get(recommendations))
         .route("/products/{slug}", get(product))
         .route("/products/{slug}/price", post(price))
         .route("/stores/{slug}", get(store))
@@ -150,6 +151,82 @@ struct SuggestParams {
 async fn suggest(State(st): State<AppState>, Query(p): Query<SuggestParams>) -> ApiResult<Json<serde_json::Value>> {
     let list = st.search.suggest(&p.q, 8)?;
     Ok(Json(json!({ "suggestions": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecParams {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    product: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+    /// listings viewed in this session, newest first (comma-separated ids), for clients that keep them
+    #[serde(default)]
+    recent: Option<String>,
+}
+
+fn invalid_param(field: &'static str, message: impl Into<String>) -> ApiError {
+    let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message);
+    e.field = Some(field);
+    e
+}
+
+/// `GET /api/v1/recommendations?kind=for_you|similar|also_bought&product=…&limit=…`: listings with
+/// the reason each is suggested.
+async fn recommendations(State(st): State<AppState>, headers: HeaderMap, Query(p): Query<RecParams>) -> ApiResult<Json<serde_json::Value>> {
+    let limit = match p.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => 8,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=50).contains(&n) => n,
+            _ => return Err(invalid_param("limit", format!("{l:?} is not a whole number from 1 to 50"))),
+        },
+    };
+    let v = viewer(&st, &headers).await;
+    let me = v.as_ref().map(|v| v.user.id.to_string());
+    let kind = p.kind.as_deref().unwrap_or("for_you");
+    let product = || -> ApiResult<&str> { p.product.as_deref().filter(|s| !s.trim().is_empty()).ok_or_else(|| invalid_param("product", "name the listing (its id or slug)")) };
+    let rec = &st.recommend;
+    let suggestions = match kind {
+        "for_you" => {
+            let recent: Vec<String> = match &p.recent {
+                Some(r) => r.split(',').map(str::trim).filter(|s| !s.is_empty()).take(12).map(str::to_owned).collect(),
+                None => app::ssr::cookie_value(&headers, app::ssr::RECENT_COOKIE).map(|c| c.split('.').take(12).map(str::to_owned).collect()).unwrap_or_default(),
+            };
+            rec.for_person(me.as_deref(), &recent, limit).await.map_err(rec_err)?
+        }
+        "similar" | "also_bought" => {
+            let listing = st.catalog.product_for(v.as_ref(), product()?).await?;
+            if kind == "similar" {
+                rec.similar(&listing.id, limit, me.as_deref())
+            } else {
+                rec.also_bought(&listing.id, limit).await.map_err(rec_err)?
+            }
+        }
+        other => return Err(invalid_param("kind", format!("{other:?} is not for_you, similar or also_bought"))),
+    };
+    let ids: Vec<String> = suggestions.iter().map(|s| s.product_id.clone()).collect();
+    let rows = st.catalog.summaries_of(&ids).await?;
+    let by_id: std::collections::HashMap<&str, &catalog::SummaryRow> = rows.iter().map(|r| (r.product_id.as_str(), r)).collect();
+    let items: Vec<serde_json::Value> = suggestions
+        .iter()
+        .filter_map(|s| {
+            let r = by_id.get(s.product_id.as_str())?;
+            Some(json!({
+                "product_id": r.product_id, "slug": r.slug, "title": r.title, "price_minor": r.price_minor, "currency": r.currency,
+                "store_name": r.store_name, "store_slug": r.store_slug, "stock": r.stock,
+                "image": r.thumb_key.as_deref().map(|k| st.catalog.image_url(k)).unwrap_or_else(|| format!("/art/{}.svg", r.product_id)),
+                "score": s.score, "reason": s.reason, "reason_text": app::api::recommend::reason_text(&s.reason),
+            }))
+        })
+        .collect();
+    Ok(Json(json!({ "kind": kind, "model_id": rec.model_id(), "items": items })))
+}
+
+fn rec_err(e: recommend::service::ServiceError) -> ApiError {
+    tracing::error!(error = %e, "recommendations failed");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
 }
 
 async fn viewer(st: &AppState, headers: &HeaderMap) -> Option<Principal> {

@@ -265,6 +265,8 @@ fn more_paths() -> Value {
             q("min_rating", s()), q("sort", json!({ "type": "string", "enum": ["relevance", "newest", "price_asc", "price_desc", "rating", "popular"] })),
             q("page", s()), q("per_page", s())]) },
         "/search/suggest": { "get": with(op("Completions while typing", "catalog", None, Some("Object"), "200", true), vec![q("q", s())]) },
+        "/recommendations": { "get": with(op("Recommended listings with the reason for each: for the caller (signed in or not), similar to a listing, or bought together with it", "catalog", None, Some("Object"), "200", true), vec![
+            q("kind", json!({ "type": "string", "enum": ["for_you", "similar", "also_bought"] })), q("product", s()), q("limit", s()), q("recent", s())]) },
         "/products/{slug}": { "get": with(op("A published listing (its dealer and admins also see drafts)", "catalog", None, Some("Object"), "200", true), vec![p("slug")]) },
         "/products/{slug}/price": { "post": with(op("The price with chosen options", "catalog", Some("Object"), Some("Object"), "200", true), vec![p("slug")]) },
         "/stores/{slug}": { "get": with(op("A storefront and its listings", "catalog", None, Some("Object"), "200", true), vec![p("slug")]) },
@@ -296,6 +298,8 @@ fn more_paths() -> Value {
         "/admin/products/{id}/restore": { "post": with(op("Restore a moderated listing to draft (admin)", "admin", None, Some("Object"), "200", false), vec![p("id")]) },
         "/admin/orders": { "get": with(op("Any order, by number prefix or status (admin)", "admin", None, Some("Object"), "200", false), vec![q("q", s()), q("status", s())]) },
         "/admin/orders/{id}/refund": { "post": with(op("Refund an order in full, at any stage after payment (admin)", "admin", Some("Reason"), Some("Object"), "200", false), vec![p("id")]) },
+        "/admin/recommendations": { "get": op("The served recommendation model, the stored ones, and the signals since the last training (admin)", "admin", None, Some("Object"), "200", false) },
+        "/admin/recommendations/train": { "post": op("Train a recommendation model on the recorded signals now (admin); served at once if it beats popularity", "admin", None, Some("Object"), "200", false) },
         "/admin/kpis": { "get": with(op("The dashboard's figures per day (admin)", "admin", None, Some("Object"), "200", false), vec![
             q("days", json!({ "type": "integer", "enum": [7, 30, 90] }))]) },
         "/admin/audit": { "get": with(op("The audit log, newest first (admin)", "admin", None, Some("Object"), "200", false), vec![

@@ -20,6 +20,7 @@ mod mfa;
 mod oidc;
 mod orders;
 mod pages;
+mod recommend;
 mod privacy;
 mod roles;
 mod sessions;

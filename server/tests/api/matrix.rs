@@ -243,6 +243,7 @@ fn api_cases(w: &World) -> Vec<Case> {
         api(Method::GET, "/categories", "/categories".into(), None, &EVERYONE),
         api(Method::GET, "/search", "/search?q=bowl".into(), None, &EVERYONE),
         api(Method::GET, "/search/suggest", "/search/suggest?q=bo".into(), None, &EVERYONE),
+        api(Method::GET, "/recommendations", "/recommendations?kind=for_you".into(), None, &EVERYONE),
         api(Method::GET, "/products/{slug}", format!("/products/{}", i("slug")), None, &EVERYONE),
         api(Method::GET, "/products/{slug}", format!("/products/{}", i("draft_slug")), None, &[D, Admin]),
         api(Method::POST, "/products/{slug}/price", format!("/products/{}/price", i("slug")), Json(json!({ "selections": [] })), &EVERYONE),
@@ -307,6 +308,9 @@ fn api_cases(w: &World) -> Vec<Case> {
         api(Method::GET, "/admin/orders", "/admin/orders".into(), None, &[Admin]),
         api(Method::GET, "/admin/audit", "/admin/audit".into(), None, &[Admin]),
         api(Method::GET, "/admin/kpis", "/admin/kpis?days=7".into(), None, &[Admin]),
+        api(Method::GET, "/admin/recommendations", "/admin/recommendations".into(), None, &[Admin]),
+        // too few signals in the matrix's database to train on: the admin gets a clear 409
+        api(Method::POST, "/admin/recommendations/train", "/admin/recommendations/train".into(), None, &[Admin]),
         api(Method::POST, "/admin/dealers/{id}/decision", format!("/admin/dealers/{}/decision", i("pending")), Json(json!({ "approve": false, "reason": "matrix" })), &[Admin]),
         // last: these end sessions, take the cart line away or refund the order
         api(Method::POST, "/threads/{id}/decline", format!("/threads/{thread}/decline"), Json(json!({ "reason": "no" })), &[D]),
@@ -373,6 +377,9 @@ fn server_fn_cases(w: &World) -> Vec<Case> {
         f("sign_in_mfa", vec![("challenge", s("made-up")), ("code", s("123456"))], &EVERYONE),
         f("sign_up", vec![("display_name", s("M")), ("email", unique_email("fnmatrix")), ("password", s("matrix password")), ("account_type", s("customer"))], &EVERYONE),
         f("home_rails", vec![], &EVERYONE),
+        f("recommended_for_you", vec![], &EVERYONE),
+        f("also_bought", vec![("product_id", i("product"))], &EVERYONE),
+        f("note_view", vec![("product_id", i("product"))], &EVERYONE),
         f("search_products", vec![("params[q]", s("bowl")), ("params[category]", s("")), ("params[min_price]", s("")), ("params[max_price]", s("")), ("params[store]", s("")),
             ("params[in_stock]", s("false")), ("params[customizable]", s("false")), ("params[min_rating]", s("")), ("params[sort]", s("")), ("params[page]", s("1"))], &EVERYONE),
         f("suggest", vec![("q", s("bo"))], &EVERYONE),

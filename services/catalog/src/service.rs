@@ -415,6 +415,19 @@ impl Catalog {
         Ok(db::summaries(self.db.reader(), "p.store_id = $1 AND p.status = 'published'", "p.published_at DESC", &[store_id], limit.clamp(1, 200)).await?)
     }
 
+    /// Published listings by id, in the order asked (unknown or unpublished ids are left out).
+    pub async fn summaries_of(&self, ids: &[String]) -> Result<Vec<SummaryRow>, CatalogError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().take(200).map(String::as_str).collect();
+        let marks: Vec<String> = (1..=ids.len()).map(|k| format!("${k}")).collect();
+        let filter = format!("p.product_id IN ({}) AND p.status = 'published'", marks.join(", "));
+        let rows = db::summaries(self.db.reader(), &filter, "p.product_id", &ids, ids.len() as i64).await?;
+        let mut by_id: HashMap<String, SummaryRow> = rows.into_iter().map(|r| (r.product_id.clone(), r)).collect();
+        Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
+    }
+
     /// Home page rails.
     pub async fn featured(&self, limit: i64) -> Result<Vec<SummaryRow>, CatalogError> {
         Ok(db::summaries(self.db.reader(), "p.status = 'published' AND p.featured = 1", "p.published_at DESC", &[], limit).await?)

@@ -121,6 +121,7 @@ impl Orders {
             return Err(OrdersError::invalid("product", format!("a cart holds at most {MAX_LINES} different items")));
         }
         let now = Timestamp::now().0;
+        let mut tx = self.db().begin().await?;
         sqlx::query(
             "INSERT INTO cart_item (cart_item_id, owner, product_id, selections, selections_key, quantity, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
@@ -133,8 +134,14 @@ impl Orders {
         .bind(&skey)
         .bind(quantity)
         .bind(now)
-        .execute(self.db().writer())
+        .execute(&mut *tx)
         .await?;
+        // a signal for recommendations (signed-in people only: a guest has no lasting identity)
+        if let CartOwner::User(id) = owner {
+            let ev = kernel::outbox::Envelope::new("orders.CartItemAdded", product.id.clone(), serde_json::json!({ "user_id": id.to_string(), "product_id": product.id, "quantity": quantity }));
+            kernel::outbox::append(&mut tx, &ev).await?;
+        }
+        tx.commit().await?;
         self.cart(owner).await
     }
 

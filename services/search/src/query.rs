@@ -87,6 +87,9 @@ pub struct Hit {
     pub in_stock: bool,
     pub customizable: bool,
     pub rating: f64,
+    /// BM25 relevance when sorted by relevance (0 otherwise).
+    #[serde(default)]
+    pub score: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -314,15 +317,15 @@ impl SearchIndex {
         facet_collector.add_facet(Facet::from(facet_root.as_str()));
         let counts_collector = FacetCounts;
         let sort_by_score = q.sort == Sort::Relevance && !terms.is_empty();
-        let (addresses, total, facet_counts, counts): (Vec<DocAddress>, usize, _, Counts) = if sort_by_score {
+        let (addresses, total, facet_counts, counts): (Vec<(f32, DocAddress)>, usize, _, Counts) = if sort_by_score {
             let (docs, total, fc, c) = searcher.search(&query, &(top.order_by_score(), Count, facet_collector, counts_collector))?;
-            (docs.into_iter().map(|(_, a)| a).collect(), total, fc, c)
+            (docs, total, fc, c)
         } else {
             macro_rules! by {
                 ($t:ty, $field:expr, $order:expr) => {{
                     let (docs, total, fc, c) =
                         searcher.search(&query, &(top.order_by_fast_field::<$t>($field, $order), Count, facet_collector, counts_collector))?;
-                    (docs.into_iter().map(|(_, a)| a).collect(), total, fc, c)
+                    (docs.into_iter().map(|(_, a)| (0.0, a)).collect(), total, fc, c)
                 }};
             }
             match q.sort {
@@ -339,7 +342,7 @@ impl SearchIndex {
             g
         });
         let mut hits = Vec::with_capacity(addresses.len());
-        for a in addresses {
+        for (score, a) in addresses {
             let doc: TantivyDocument = searcher.doc(a)?;
             let title = text_of(&doc, f.title);
             let title_html = match &title_snippets {
@@ -368,6 +371,7 @@ impl SearchIndex {
                 in_stock: num(f.in_stock) == 1,
                 customizable: num(f.customizable) == 1,
                 rating: doc.get_first(f.rating).and_then(|v| v.as_f64()).unwrap_or(0.0),
+                score,
             });
         }
         let names = self.inner.category_names.read().map(|m| m.clone()).unwrap_or_default();

@@ -1,0 +1,821 @@
+//! The recommendation service of the marketplace: signals from events, the item space (content
+//! vectors and facts of every published listing), the served model (ONNX in tract, hot-swapped),
+//! and the answers the pages and the API ask for.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use catalog::{Catalog, IndexRow};
+use futures::future::BoxFuture;
+use kernel::events::{Consumer, StoredEvent};
+use kernel::{Db, Timestamp, Tx};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::content::{tokens, Vectors};
+use crate::data::Interactions;
+use crate::eval::{leave_one_out, Popularity};
+use crate::model::{self, Config, Kind, Progress};
+use crate::onnx::{self, TractScorer};
+
+/// How much each kind of signal counts (`BESPOKE_RECOMMEND__WEIGHT_*`), when to retrain, and
+/// whether search results are personalised.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecSettings {
+    pub weight_view: f32,
+    pub weight_cart: f32,
+    pub weight_purchase: f32,
+    pub weight_custom: f32,
+    /// Retrain after this many new signals (0 = never automatically).
+    pub retrain_after: i64,
+    /// … or when the newest model is older than this many hours and there are new signals.
+    pub retrain_hours: u64,
+    pub epochs: usize,
+    pub personalize_search: bool,
+}
+
+impl Default for RecSettings {
+    fn default() -> Self {
+        RecSettings { weight_view: 1.0, weight_cart: 3.0, weight_purchase: 4.0, weight_custom: 4.0, retrain_after: 500, retrain_hours: 24, epochs: 15, personalize_search: true }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    #[error(transparent)]
+    Model(#[from] crate::RecError),
+    #[error("{0}")]
+    NotEnoughData(String),
+}
+
+/// Why an item is suggested (shown under it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    BecauseYouViewed { product_id: String, title: String },
+    PickedForYou,
+    Popular,
+    Similar,
+    BoughtTogether { customers: i64 },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub product_id: String,
+    pub score: f32,
+    pub reason: Reason,
+}
+
+#[derive(Clone, Debug)]
+struct ItemMeta {
+    dealer_id: String,
+    title: String,
+    in_stock: bool,
+    popularity: f32,
+}
+
+/// Every published listing: its facts and its content vector.
+#[derive(Clone, Debug, Default)]
+struct ItemSpace {
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+    meta: Vec<ItemMeta>,
+    live: Vec<bool>,
+    vectors: Vectors,
+    /// indices by popularity, most popular first
+    popular: Vec<usize>,
+}
+
+/// The words a listing's content vector is made of: its title (twice) and its category (the leaf
+/// four times, the top level twice) weigh most, then its attributes. Descriptions and store names
+/// are left out: their boilerplate made unrelated listings look alike.
+fn document(r: &IndexRow) -> Vec<String> {
+    let mut d: Vec<String> = Vec::new();
+    let segments: Vec<&str> = r.category_path.split('/').filter(|s| !s.is_empty()).collect();
+    for _ in 0..2 {
+        d.extend(tokens(&r.title));
+    }
+    if let Some(leaf) = segments.last() {
+        for _ in 0..4 {
+            d.push(format!("c:{leaf}"));
+        }
+    }
+    if segments.len() > 1 {
+        for _ in 0..2 {
+            d.push(format!("c:{}", segments[0]));
+        }
+    }
+    d.extend(tokens(&r.attributes));
+    d
+}
+
+impl ItemSpace {
+    fn build(rows: &[IndexRow]) -> Self {
+        let docs: Vec<Vec<String>> = rows.iter().map(document).collect();
+        let mut s = ItemSpace { vectors: Vectors::build(&docs), ..Default::default() };
+        for (k, r) in rows.iter().enumerate() {
+            s.index.insert(r.product_id.clone(), k);
+            s.ids.push(r.product_id.clone());
+            s.meta.push(meta(r));
+            s.live.push(true);
+        }
+        s.rank();
+        s
+    }
+
+    fn rank(&mut self) {
+        let mut p: Vec<usize> = (0..self.ids.len()).filter(|&i| self.live[i]).collect();
+        p.sort_by(|a, b| self.meta[*b].popularity.total_cmp(&self.meta[*a].popularity).then(a.cmp(b)));
+        self.popular = p;
+    }
+
+    /// Puts these products in line with the database (`rows` holds those still published).
+    fn apply(&mut self, ids: &[String], rows: &[IndexRow]) {
+        let by_id: HashMap<&str, &IndexRow> = rows.iter().map(|r| (r.product_id.as_str(), r)).collect();
+        for id in ids {
+            match (self.index.get(id).copied(), by_id.get(id.as_str())) {
+                (Some(k), Some(r)) => {
+                    self.meta[k] = meta(r);
+                    self.live[k] = true;
+                    self.vectors.upsert(k, &document(r));
+                }
+                (None, Some(r)) => {
+                    let k = self.ids.len();
+                    self.ids.push(id.clone());
+                    self.index.insert(id.clone(), k);
+                    self.meta.push(meta(r));
+                    self.live.push(true);
+                    self.vectors.upsert(k, &document(r));
+                }
+                (Some(k), None) => self.live[k] = false,
+                (None, None) => {}
+            }
+        }
+        self.rank();
+    }
+}
+
+fn meta(r: &IndexRow) -> ItemMeta {
+    ItemMeta {
+        dealer_id: r.dealer_id.clone(),
+        title: r.title.clone(),
+        in_stock: r.stock.is_none_or(|s| s > 0),
+        popularity: (r.recent_activity as f32 + 1.0).ln() + 0.5 * (r.sales_count as f32 + 1.0).ln(),
+    }
+}
+
+/// The model being served, with its id maps.
+struct Served {
+    model_id: String,
+    scorer: TractScorer,
+    users: HashMap<String, u32>,
+    items: HashMap<String, u32>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub model_id: String,
+    pub created_at: i64,
+    pub kind: String,
+    pub status: String,
+    pub users: i64,
+    pub items: i64,
+    pub interactions: i64,
+    pub val_hr10: f64,
+    pub popularity_val_hr10: f64,
+    pub epochs: i64,
+    pub seconds: f64,
+}
+
+struct Inner {
+    db: Db,
+    catalog: Catalog,
+    settings: RecSettings,
+    items: RwLock<Arc<ItemSpace>>,
+    model: RwLock<Option<Arc<Served>>>,
+    follow: Mutex<(i64, HashMap<String, Instant>)>,
+    training: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct Recommender {
+    inner: Arc<Inner>,
+}
+
+const FOLLOWED: &[&str] = &["catalog.ProductPublished", "catalog.ProductUpdated", "catalog.ProductUnpublished", "catalog.ProductArchived", "catalog.StockChanged", "catalog.StoreUpdated"];
+
+/// A signed-in person's signals: (product, weight, purchased), newest first.
+struct History {
+    items: Vec<(String, f32, bool)>,
+}
+
+pub fn subject_of_user(user_id: &str) -> String {
+    format!("u:{user_id}")
+}
+
+impl Recommender {
+    /// Builds the item space from the published catalogue and loads the newest good model.
+    pub async fn start(db: Db, catalog: Catalog, settings: RecSettings) -> Result<Self, ServiceError> {
+        let cursor = kernel::outbox::last_seq(&db).await?;
+        let rows = catalog.index_rows(None).await?;
+        let space = tokio::task::spawn_blocking(move || ItemSpace::build(&rows)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
+        let me = Recommender {
+            inner: Arc::new(Inner {
+                db,
+                catalog,
+                settings,
+                items: RwLock::new(Arc::new(space)),
+                model: RwLock::new(None),
+                follow: Mutex::new((cursor, HashMap::new())),
+                training: tokio::sync::Mutex::new(()),
+            }),
+        };
+        if let Err(e) = me.load_latest().await {
+            tracing::warn!(error = %e, "no recommendation model loaded; popularity and content only");
+        }
+        Ok(me)
+    }
+
+    pub fn settings(&self) -> &RecSettings {
+        &self.inner.settings
+    }
+
+    fn space(&self) -> Arc<ItemSpace> {
+        self.inner.items.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    fn served(&self) -> Option<Arc<Served>> {
+        self.inner.model.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The id of the model being served.
+    pub fn model_id(&self) -> Option<String> {
+        self.served().map(|s| s.model_id.clone())
+    }
+
+    /// Loads the newest good model if it is not the one being served (a hot swap: requests in
+    /// flight keep the model they started with). Returns whether a new model was loaded.
+    pub async fn load_latest(&self) -> Result<bool, ServiceError> {
+        let row = sqlx::query("SELECT model_id FROM rec_model WHERE status = 'ready' ORDER BY created_at DESC, model_id DESC LIMIT 1").fetch_optional(self.inner.db.reader()).await?;
+        let Some(row) = row else { return Ok(false) };
+        let id: String = row.try_get(0)?;
+        if self.model_id().as_deref() == Some(id.as_str()) {
+            return Ok(false);
+        }
+        self.load(&id).await?;
+        Ok(true)
+    }
+
+    async fn load(&self, id: &str) -> Result<(), ServiceError> {
+        let row = sqlx::query("SELECT onnx, users, items FROM rec_model WHERE model_id = $1").bind(id).fetch_one(self.inner.db.reader()).await?;
+        let bytes: Vec<u8> = row.try_get(0)?;
+        let users: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or_default();
+        let items: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(2)?).unwrap_or_default();
+        let (nu, ni) = (users.len(), items.len());
+        let scorer = tokio::task::spawn_blocking(move || TractScorer::load(&bytes, 256, nu, ni)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))??;
+        let served = Served {
+            model_id: id.to_owned(),
+            scorer,
+            users: users.into_iter().enumerate().map(|(k, u)| (u, k as u32)).collect(),
+            items: items.into_iter().enumerate().map(|(k, i)| (i, k as u32)).collect(),
+        };
+        if let Ok(mut g) = self.inner.model.write() {
+            *g = Some(Arc::new(served));
+        }
+        tracing::info!(model = id, "recommendation model loaded");
+        Ok(())
+    }
+
+    async fn history(&self, user_id: &str) -> Result<History, ServiceError> {
+        let s = &self.inner.settings;
+        let rows = sqlx::query("SELECT product_id, views, carts, purchases, customs FROM rec_signal WHERE subject = $1 ORDER BY last_at DESC LIMIT 200")
+            .bind(subject_of_user(user_id))
+            .fetch_all(self.inner.db.reader())
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (v, c, p, cu): (i64, i64, i64, i64) = (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
+            let w = v as f32 * s.weight_view + c as f32 * s.weight_cart + p as f32 * s.weight_purchase + cu as f32 * s.weight_custom;
+            items.push((r.try_get::<String, _>(0)?, w, p > 0));
+        }
+        Ok(History { items })
+    }
+
+    /// "Recommended for you": for a person (signed in or not) with the listings they viewed in
+    /// this session (`recent`, newest first).
+    pub async fn for_person(&self, user_id: Option<&str>, recent: &[String], limit: usize) -> Result<Vec<Suggestion>, ServiceError> {
+        let history = match user_id {
+            Some(u) => self.history(u).await?,
+            None => History { items: Vec::new() },
+        };
+        Ok(self.rank_for(user_id, recent, &history, limit))
+    }
+
+    fn rank_for(&self, user_id: Option<&str>, recent: &[String], history: &History, limit: usize) -> Vec<Suggestion> {
+        let space = self.space();
+        let served = self.served();
+        // anchors: this session's views first, then the person's strongest recent signals
+        let mut anchors: Vec<usize> = Vec::new();
+        for id in recent.iter().map(String::as_str).chain(history.items.iter().map(|h| h.0.as_str())) {
+            if let Some(&k) = space.index.get(id) {
+                if !anchors.contains(&k) {
+                    anchors.push(k);
+                }
+            }
+            if anchors.len() >= 8 {
+                break;
+            }
+        }
+        let bought: HashSet<&str> = history.items.iter().filter(|h| h.2).map(|h| h.0.as_str()).collect();
+        // what the person just looked at is not suggested back to them
+        let seen: HashSet<usize> = anchors.iter().copied().chain(recent.iter().filter_map(|id| space.index.get(id).copied())).collect();
+        let allowed = |k: usize| -> bool {
+            space.live[k] && space.meta[k].in_stock && !bought.contains(space.ids[k].as_str()) && !seen.contains(&k) && user_id.is_none_or(|u| space.meta[k].dealer_id != u)
+        };
+        // candidates: content neighbours of the anchors, then the most popular
+        let mut cand: Vec<usize> = Vec::new();
+        let mut in_cand: HashSet<usize> = HashSet::new();
+        for &a in &anchors {
+            for (j, _) in space.vectors.neighbours(a, 40, &|j| !allowed(j as usize)) {
+                if in_cand.insert(j as usize) {
+                    cand.push(j as usize);
+                }
+            }
+        }
+        for &k in space.popular.iter().filter(|&&k| allowed(k)).take(300) {
+            if cand.len() >= 512 {
+                break;
+            }
+            if in_cand.insert(k) {
+                cand.push(k);
+            }
+        }
+        if cand.is_empty() {
+            return Vec::new();
+        }
+        // session similarity: the best cosine to an anchor, recent anchors counting more
+        let mut sim = vec![0f32; cand.len()];
+        let mut because = vec![None; cand.len()];
+        for (c, &k) in cand.iter().enumerate() {
+            for (rank, &a) in anchors.iter().enumerate() {
+                let s = space.vectors.cosine(k, a) * (1.0 - 0.05 * rank as f32);
+                if s > sim[c] {
+                    sim[c] = s;
+                    because[c] = Some(a);
+                }
+            }
+        }
+        let pop = zscore(&cand.iter().map(|&k| space.meta[k].popularity).collect::<Vec<_>>());
+        // the model's preference, for people it knows
+        let mut model = vec![0f32; cand.len()];
+        let mut personal = false;
+        if let (Some(s), Some(u)) = (&served, user_id) {
+            if let Some(&ui) = s.users.get(&subject_of_user(u)) {
+                let known: Vec<(usize, u32)> = cand.iter().enumerate().filter_map(|(c, &k)| s.items.get(&space.ids[k]).map(|&i| (c, i))).collect();
+                if !known.is_empty() {
+                    let items: Vec<u32> = known.iter().map(|x| x.1).collect();
+                    if let Ok(scores) = s.scorer.scores(&vec![ui; items.len()], &items) {
+                        let z = zscore(&scores);
+                        let floor = z.iter().copied().fold(f32::INFINITY, f32::min);
+                        model.iter_mut().for_each(|m| *m = floor);
+                        for ((c, _), v) in known.iter().zip(z) {
+                            model[*c] = v;
+                        }
+                        personal = true;
+                    }
+                }
+            }
+        }
+        let mut scored: Vec<(usize, f32, Reason)> = cand
+            .iter()
+            .enumerate()
+            .map(|(c, &k)| {
+                let score = if personal { model[c] + 4.0 * sim[c] + 0.2 * pop[c] } else { 4.0 * sim[c] + pop[c] };
+                let reason = match because[c] {
+                    Some(a) if sim[c] >= 0.15 => Reason::BecauseYouViewed { product_id: space.ids[a].clone(), title: space.meta[a].title.clone() },
+                    _ if personal => Reason::PickedForYou,
+                    _ => Reason::Popular,
+                };
+                (k, score, reason)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // at most three in a row from one store: variety
+        let mut per_store: HashMap<&str, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(limit);
+        for (k, score, reason) in scored {
+            let n = per_store.entry(space.meta[k].dealer_id.as_str()).or_insert(0);
+            if *n >= 3 {
+                continue;
+            }
+            *n += 1;
+            out.push(Suggestion { product_id: space.ids[k].clone(), score, reason });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out
+    }
+
+    /// "Similar items": content neighbours of a listing, in stock and published, not from
+    /// `exclude_dealer` (the viewer's own store).
+    pub fn similar(&self, product_id: &str, limit: usize, exclude_dealer: Option<&str>) -> Vec<Suggestion> {
+        let space = self.space();
+        let Some(&k) = space.index.get(product_id) else { return Vec::new() };
+        space
+            .vectors
+            .neighbours(k, limit, &|j| {
+                let j = j as usize;
+                !space.live[j] || !space.meta[j].in_stock || exclude_dealer.is_some_and(|d| space.meta[j].dealer_id == d)
+            })
+            .into_iter()
+            .map(|(j, s)| Suggestion { product_id: space.ids[j as usize].clone(), score: s, reason: Reason::Similar })
+            .collect()
+    }
+
+    /// "Customers also bought": listings bought by the people who bought this one.
+    pub async fn also_bought(&self, product_id: &str, limit: usize) -> Result<Vec<Suggestion>, ServiceError> {
+        let rows = sqlx::query(
+            "SELECT b.product_id, COUNT(*) AS n FROM rec_signal a JOIN rec_signal b ON b.subject = a.subject AND b.product_id <> a.product_id \
+             WHERE a.product_id = $1 AND a.purchases > 0 AND b.purchases > 0 GROUP BY b.product_id ORDER BY n DESC, b.product_id LIMIT $2",
+        )
+        .bind(product_id)
+        .bind((limit * 3) as i64)
+        .fetch_all(self.inner.db.reader())
+        .await?;
+        let space = self.space();
+        let mut out = Vec::new();
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let n: i64 = r.try_get(1)?;
+            if space.index.get(&id).is_some_and(|&k| space.live[k] && space.meta[k].in_stock) {
+                out.push(Suggestion { product_id: id, score: n as f32, reason: Reason::BoughtTogether { customers: n } });
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the served model knows this person (their search can be personalised).
+    pub fn knows(&self, user_id: &str) -> bool {
+        self.served().is_some_and(|s| s.users.contains_key(&subject_of_user(user_id)))
+    }
+
+    /// Personalised search: re-orders results of similar relevance (within 10 % of the first of
+    /// their run) by the person's predicted preference; returns whether anything was re-ranked.
+    /// `results` are (product id, relevance) in the engine's order.
+    pub fn rerank(&self, user_id: &str, results: &mut [(String, f32)]) -> bool {
+        let Some(s) = self.served() else { return false };
+        let Some(&ui) = s.users.get(&subject_of_user(user_id)) else { return false };
+        let known: Vec<Option<u32>> = results.iter().map(|r| s.items.get(&r.0).copied()).collect();
+        let items: Vec<u32> = known.iter().flatten().copied().collect();
+        if items.len() < 2 {
+            return false;
+        }
+        let Ok(scores) = s.scorer.scores(&vec![ui; items.len()], &items) else { return false };
+        let mut it = scores.into_iter();
+        let pref: Vec<f32> = known.iter().map(|k| if k.is_some() { it.next().unwrap_or(f32::MIN) } else { f32::MIN }).collect();
+        let mut keyed: Vec<((String, f32), f32)> = results.iter().cloned().zip(pref).collect();
+        let mut start = 0;
+        let mut changed = false;
+        while start < keyed.len() {
+            let lead = keyed[start].0 .1;
+            let mut end = start + 1;
+            while end < keyed.len() && keyed[end].0 .1 >= lead * 0.9 {
+                end += 1;
+            }
+            let before: Vec<String> = keyed[start..end].iter().map(|k| k.0 .0.clone()).collect();
+            keyed[start..end].sort_by(|a, b| b.1.total_cmp(&a.1));
+            changed |= keyed[start..end].iter().map(|k| &k.0 .0).ne(before.iter());
+            start = end;
+        }
+        for (r, k) in results.iter_mut().zip(keyed) {
+            *r = k.0;
+        }
+        changed
+    }
+
+    /// Re-reads products named by catalogue events since the last call (new listings get content
+    /// vectors at once: no retraining needed for "similar items").
+    pub async fn catch_up(&self) -> Result<usize, ServiceError> {
+        let cursor = self.inner.follow.lock().map(|g| g.0).unwrap_or(0);
+        let since = Timestamp::now().minus(Duration::from_secs(10));
+        let events = kernel::outbox::tail(&self.inner.db, cursor, since, FOLLOWED, 2000).await?;
+        let mut ids: Vec<String> = Vec::new();
+        let mut rebuild = false;
+        if let Ok(mut st) = self.inner.follow.lock() {
+            let now = Instant::now();
+            st.1.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
+            for e in &events {
+                st.0 = st.0.max(e.seq);
+                if st.1.insert(e.event_id.clone(), now).is_some() {
+                    continue;
+                }
+                if e.event_type == "catalog.StoreUpdated" {
+                    rebuild = true;
+                } else if !ids.contains(&e.aggregate_id) {
+                    ids.push(e.aggregate_id.clone());
+                }
+            }
+        }
+        if rebuild {
+            self.rebuild().await?;
+            return Ok(ids.len());
+        }
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut rows = Vec::new();
+        for id in &ids {
+            rows.extend(self.inner.catalog.index_rows(Some(id)).await?);
+        }
+        let mut space = (*self.space()).clone();
+        space.apply(&ids, &rows);
+        if let Ok(mut g) = self.inner.items.write() {
+            *g = Arc::new(space);
+        }
+        Ok(ids.len())
+    }
+
+    /// Rebuilds the item space from the catalogue (popularity and vocabulary afresh).
+    pub async fn rebuild(&self) -> Result<(), ServiceError> {
+        let rows = self.inner.catalog.index_rows(None).await?;
+        let space = tokio::task::spawn_blocking(move || ItemSpace::build(&rows)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
+        if let Ok(mut g) = self.inner.items.write() {
+            *g = Arc::new(space);
+        }
+        Ok(())
+    }
+
+    /// Follows the catalogue (every second or on a wake-up), picks up models trained by any
+    /// instance (every 30 s), rebuilds popularity (every 10 min) and retrains when due.
+    pub async fn follow(self, stop: Arc<tokio::sync::Notify>) {
+        let mut wake = self.inner.db.wake_receiver();
+        let mut last_model_check = Instant::now();
+        let mut last_rebuild = Instant::now();
+        loop {
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!(error = %e, "recommendations: catalogue catch-up failed; retrying");
+            }
+            if last_model_check.elapsed() >= Duration::from_secs(30) {
+                last_model_check = Instant::now();
+                if let Err(e) = self.load_latest().await {
+                    tracing::warn!(error = %e, "recommendations: model check failed");
+                }
+                match self.retrain_if_due().await {
+                    Ok(Some(m)) => tracing::info!(model = %m.model_id, status = %m.status, "recommendation model retrained"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "recommendations: retraining failed"),
+                }
+            }
+            if last_rebuild.elapsed() >= Duration::from_secs(600) {
+                last_rebuild = Instant::now();
+                if let Err(e) = self.rebuild().await {
+                    tracing::warn!(error = %e, "recommendations: rebuild failed");
+                }
+            }
+            tokio::select! {
+                _ = stop.notified() => break,
+                _ = wake.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Signals recorded since the newest model was trained.
+    pub async fn new_signals(&self) -> Result<(i64, Option<i64>), ServiceError> {
+        let last: Option<i64> = sqlx::query("SELECT MAX(created_at) FROM rec_model").fetch_one(self.inner.db.reader()).await?.try_get(0)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM rec_signal WHERE last_at > $1").bind(last.unwrap_or(0)).fetch_one(self.inner.db.reader()).await?.try_get(0)?;
+        Ok((n, last))
+    }
+
+    /// Trains when enough new signals arrived (or the model is old and anything new arrived). One
+    /// instance at a time: a lease row in `rec_state`.
+    pub async fn retrain_if_due(&self) -> Result<Option<ModelInfo>, ServiceError> {
+        let s = &self.inner.settings;
+        if s.retrain_after <= 0 {
+            return Ok(None);
+        }
+        let (n, last) = self.new_signals().await?;
+        let old = last.is_some_and(|t| Timestamp::now().0 - t > (s.retrain_hours as i64) * 3_600_000_000);
+        if n < s.retrain_after && !(old && n > 0) {
+            return Ok(None);
+        }
+        let now = Timestamp::now().0;
+        let lease = sqlx::query("UPDATE rec_state SET value = $1 WHERE key = 'training_lease' AND value < $2")
+            .bind(now + 30 * 60 * 1_000_000)
+            .bind(now)
+            .execute(self.inner.db.writer())
+            .await?;
+        if lease.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let res = self.train(Box::new(model::Quiet)).await;
+        sqlx::query("UPDATE rec_state SET value = 0 WHERE key = 'training_lease'").execute(self.inner.db.writer()).await?;
+        res.map(Some)
+    }
+
+    /// Trains NeuMF on the recorded signals, stores it (ONNX and id maps) with its validation
+    /// figures, and serves it if it beats popularity on the held-out interactions.
+    pub async fn train(&self, mut progress: Box<dyn Progress + Send>) -> Result<ModelInfo, ServiceError> {
+        let _guard = self.inner.training.lock().await;
+        let s = self.inner.settings.clone();
+        let rows = sqlx::query("SELECT subject, product_id, views, carts, purchases, customs FROM rec_signal WHERE subject LIKE 'u:%' ORDER BY subject, last_at, product_id")
+            .fetch_all(self.inner.db.reader())
+            .await?;
+        let mut users: Vec<String> = Vec::new();
+        let mut user_ix: HashMap<String, usize> = HashMap::new();
+        let mut items: Vec<String> = Vec::new();
+        let mut item_ix: HashMap<String, u32> = HashMap::new();
+        let mut per_user: Vec<Vec<(u32, f32)>> = Vec::new();
+        for r in &rows {
+            let subject: String = r.try_get(0)?;
+            let product: String = r.try_get(1)?;
+            let (v, c, p, cu): (i64, i64, i64, i64) = (r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
+            let w = v as f32 * s.weight_view + c as f32 * s.weight_cart + p as f32 * s.weight_purchase + cu as f32 * s.weight_custom;
+            if w <= 0.0 {
+                continue;
+            }
+            let u = *user_ix.entry(subject.clone()).or_insert_with(|| {
+                users.push(subject.clone());
+                per_user.push(Vec::new());
+                users.len() - 1
+            });
+            let i = *item_ix.entry(product.clone()).or_insert_with(|| {
+                items.push(product.clone());
+                (items.len() - 1) as u32
+            });
+            per_user[u].push((i, w.max(1.0)));
+        }
+        if users.len() < 2 || items.len() < 3 {
+            return Err(ServiceError::NotEnoughData(format!("{} people and {} listings with signals: too few to train on", users.len(), items.len())));
+        }
+        let interactions: usize = per_user.iter().map(Vec::len).sum();
+        let data = Interactions::weighted(users.len(), items.len(), per_user);
+        let epochs = s.epochs;
+        let started = Instant::now();
+        // training runs on the blocking pool: it never holds up the async runtime
+        let (trained, val_hr, pop_hr) = tokio::task::spawn_blocking(move || -> Result<_, crate::RecError> {
+            let mut cfg = Config::new(Kind::NeuMF);
+            cfg.factors = 16;
+            cfg.layers = vec![64, 32, 16];
+            cfg.batch = 512;
+            cfg.lr = 0.005;
+            cfg.epochs = epochs;
+            cfg.patience = 3;
+            let (tr, val) = data.split_last(99.min(data.n_items.saturating_sub(1)), 11);
+            let t = model::train(&cfg, &tr, &val, None, progress.as_mut())?;
+            let pop = if val.is_empty() { 0.0 } else { leave_one_out(&Popularity::fit(&tr), &val).hr10 };
+            let best = t.history.iter().map(|e| e.val.hr10).fold(0.0, f64::max);
+            Ok((t, best, pop))
+        })
+        .await
+        .map_err(|e| ServiceError::NotEnoughData(format!("training stopped: {e}")))??;
+        let bytes = onnx::export(&trained.weights)?;
+        let model_id = uuid::Uuid::now_v7().to_string();
+        let now = Timestamp::now().0;
+        let good = val_hr >= pop_hr;
+        let info = ModelInfo {
+            model_id: model_id.clone(),
+            created_at: now,
+            kind: "NeuMF".into(),
+            status: if good { "ready".into() } else { "rejected".into() },
+            users: users.len() as i64,
+            items: items.len() as i64,
+            interactions: interactions as i64,
+            val_hr10: val_hr,
+            popularity_val_hr10: pop_hr,
+            epochs: trained.history.len() as i64,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let mut tx: Tx = self.inner.db.begin().await?;
+        sqlx::query("INSERT INTO rec_model (model_id, created_at, kind, status, metrics, users, items, onnx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&model_id)
+            .bind(now)
+            .bind("NeuMF")
+            .bind(&info.status)
+            .bind(serde_json::to_string(&info).unwrap_or_default())
+            .bind(serde_json::to_string(&users).unwrap_or_default())
+            .bind(serde_json::to_string(&items).unwrap_or_default())
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await?;
+        kernel::outbox::append(&mut tx, &kernel::outbox::Envelope::new("recommend.ModelTrained", model_id.clone(), serde_json::json!({ "model_id": model_id, "status": info.status, "val_hr10": val_hr }))).await?;
+        tx.commit().await?;
+        if good {
+            self.load(&model_id).await?;
+        }
+        Ok(info)
+    }
+
+    /// The stored models, newest first.
+    pub async fn models(&self, limit: i64) -> Result<Vec<ModelInfo>, ServiceError> {
+        let rows = sqlx::query("SELECT metrics FROM rec_model ORDER BY created_at DESC, model_id DESC LIMIT $1").bind(limit).fetch_all(self.inner.db.reader()).await?;
+        Ok(rows.iter().filter_map(|r| r.try_get::<String, _>(0).ok()).filter_map(|m| serde_json::from_str(&m).ok()).collect())
+    }
+}
+
+fn zscore(v: &[f32]) -> Vec<f32> {
+    if v.is_empty() {
+        return Vec::new();
+    }
+    let n = v.len() as f32;
+    let mean = v.iter().sum::<f32>() / n;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n).sqrt().max(1e-6);
+    v.iter().map(|x| (x - mean) / sd).collect()
+}
+
+/// `recommend.signals`: views, cart additions, purchases and custom requests of signed-in people
+/// become (person, listing) counts in `rec_signal`.
+pub struct SignalsConsumer;
+
+impl Consumer for SignalsConsumer {
+    fn name(&self) -> &'static str {
+        "recommend.signals"
+    }
+
+    fn subscribes_to(&self) -> Vec<&'static str> {
+        vec!["catalog.ProductsViewed", "orders.CartItemAdded", "orders.OrderPaid", "customization.CustomizationRequested"]
+    }
+
+    fn handle<'a>(&'a self, event: &'a StoredEvent, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let p = &event.payload;
+            let at = event.occurred_at.0;
+            let mut add: Vec<(String, String, &str, i64)> = Vec::new();
+            match event.event_type.as_str() {
+                "catalog.ProductsViewed" => {
+                    for v in p["views"].as_array().into_iter().flatten() {
+                        let (Some(viewer), Some(product)) = (v["viewer"].as_str(), v["product_id"].as_str()) else { continue };
+                        if viewer != "anonymous" && !viewer.is_empty() {
+                            add.push((subject_of_user(viewer), product.to_owned(), "views", v["count"].as_i64().unwrap_or(1).max(1)));
+                        }
+                    }
+                }
+                "orders.CartItemAdded" => {
+                    if let (Some(u), Some(product)) = (p["user_id"].as_str(), p["product_id"].as_str()) {
+                        add.push((subject_of_user(u), product.to_owned(), "carts", 1));
+                    }
+                }
+                "orders.OrderPaid" => {
+                    if let Some(u) = p["customer_id"].as_str() {
+                        for id in p["product_ids"].as_array().into_iter().flatten().filter_map(|x| x.as_str()) {
+                            add.push((subject_of_user(u), id.to_owned(), "purchases", 1));
+                        }
+                    }
+                }
+                "customization.CustomizationRequested" => {
+                    if let (Some(u), Some(product)) = (p["customer_id"].as_str(), p["product_id"].as_str()) {
+                        add.push((subject_of_user(u), product.to_owned(), "customs", 1));
+                    }
+                }
+                _ => {}
+            }
+            for (subject, product, column, n) in add {
+                // the column name comes from the match above, never from the payload
+                let sql = format!(
+                    "INSERT INTO rec_signal (subject, product_id, views, carts, purchases, customs, last_at) VALUES ($1, $2, 0, 0, 0, 0, $3) \
+                     ON CONFLICT (subject, product_id) DO UPDATE SET last_at = CASE WHEN rec_signal.last_at > $3 THEN rec_signal.last_at ELSE $3 END"
+                );
+                sqlx::query(&sql).bind(&subject).bind(&product).bind(at).execute(&mut **tx).await.map_err(|e| e.to_string())?;
+                sqlx::query(&format!("UPDATE rec_signal SET {column} = {column} + $1 WHERE subject = $2 AND product_id = $3"))
+                    .bind(n)
+                    .bind(&subject)
+                    .bind(&product)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Erases a deleted person's signals (`accounts.UserDeleted`).
+pub struct ErasureConsumer;
+
+impl Consumer for ErasureConsumer {
+    fn name(&self) -> &'static str {
+        "recommend.erasure"
+    }
+
+    fn subscribes_to(&self) -> Vec<&'static str> {
+        vec!["accounts.UserDeleted"]
+    }
+
+    fn handle<'a>(&'a self, event: &'a StoredEvent, tx: &'a mut Tx) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let Some(u) = event.payload["user_id"].as_str() else { return Err("accounts.UserDeleted without user_id".into()) };
+            sqlx::query("DELETE FROM rec_signal WHERE subject = $1").bind(subject_of_user(u)).execute(&mut **tx).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+}
