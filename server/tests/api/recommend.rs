@@ -80,7 +80,7 @@ both_seeded!(picks_start_popular_and_follow_the_session, 300, |app: TestApp| asy
 
 both!(bought_listings_never_return_and_new_listings_are_similar_at_once, |app: TestApp| async move {
     let (maple_dealer, maple, maple_slug) = dealer_with_product(&app, "maple", "30.00", Some(5)).await;
-    let (_, cherry, _) = dealer_with_product(&app, "cherry", "32.00", Some(5)).await;
+    let (_, cherry, cherry_slug) = dealer_with_product(&app, "cherry", "32.00", Some(5)).await;
     let customer = app.sign_up(&unique_email("recbuyer"), "buyer password", "customer").await;
     let c = customer.token.as_str();
     let query = format!("recent={cherry}");
@@ -103,6 +103,22 @@ both!(bought_listings_never_return_and_new_listings_are_similar_at_once, |app: T
     }
     for _ in 0..3 {
         assert!(!ids(&recs(&app, Some(c), &query).await).contains(&maple));
+    }
+
+    // buying the cherry bowl too: each is "bought together" with the other
+    add(&app, c, &cherry, size_choice(&app, &cherry_slug, "Small").await, 1).await;
+    let co: Value = checkout(&app, c, None, &address()).await.json().await.expect("json");
+    pay(&app, &co, "4242424242424242").await;
+    order_reaches(&app, c, co["orders"][0]["id"].as_str().expect("order"), "paid").await;
+    let started = Instant::now();
+    loop {
+        let v = recs(&app, None, &format!("kind=also_bought&product={maple_slug}")).await;
+        if ids(&v) == vec![cherry.clone()] {
+            assert_eq!(v["items"][0]["reason_text"], "Bought together by 1 customer");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "customers also bought: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // a dealer is not sent to its own listings
