@@ -178,13 +178,16 @@ pub fn cart_cookie(token: &str, secure: bool) -> String {
 pub const RECENT_COOKIE: &str = "bespoke_recent";
 const RECENT_MAX: usize = 12;
 
+/// The listing ids in the recent-views cookie, newest first (anything else in it is ignored).
+pub fn recent_views(headers: &http::HeaderMap) -> Vec<String> {
+    cookie_value(headers, RECENT_COOKIE)
+        .map(|v| v.split('.').filter(|id| id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).take(RECENT_MAX).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 impl Ctx {
     pub fn recent_views(&self) -> Vec<String> {
-        self.parts
-            .as_ref()
-            .and_then(|p| cookie_value(&p.headers, RECENT_COOKIE))
-            .map(|v| v.split('.').filter(|id| id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')).take(RECENT_MAX).map(str::to_owned).collect())
-            .unwrap_or_default()
+        self.parts.as_ref().map(|p| recent_views(&p.headers)).unwrap_or_default()
     }
 
     /// Puts a listing first in the recent-views cookie (a session cookie: it ends with the browser).

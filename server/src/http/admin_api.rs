@@ -36,28 +36,18 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/recommendations/train", post(rec_train))
 }
 
-fn rec_error(e: recommend::service::ServiceError) -> ApiError {
-    match e {
-        recommend::service::ServiceError::NotEnoughData(m) => ApiError::new(axum::http::StatusCode::CONFLICT, "not_enough_data", m),
-        other => {
-            tracing::error!(error = %other, "recommendations failed");
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
-        }
-    }
-}
-
 /// The served model, the stored ones and the signals waiting for the next training.
 async fn rec_status(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Value>> {
     p.require_admin()?;
-    let models = st.recommend.models(20).await.map_err(rec_error)?;
-    let (new_signals, _) = st.recommend.new_signals().await.map_err(rec_error)?;
+    let models = st.recommend.models(20).await?;
+    let (new_signals, _) = st.recommend.new_signals().await?;
     Ok(Json(json!({ "serving": st.recommend.model_id(), "models": models, "new_signals": new_signals, "settings": st.recommend.settings() })))
 }
 
 /// Trains a model on the recorded signals now; it is served at once if it beats popularity.
 async fn rec_train(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Value>> {
     p.require_admin()?;
-    let m = st.recommend.train(Box::new(recommend::model::Quiet)).await.map_err(rec_error)?;
+    let m = st.recommend.train(Box::new(recommend::model::Quiet)).await?;
     let actor = p.user.id.to_string();
     let entry = kernel::audit::Entry::new(&actor, "recommend.trained", &m.model_id).detail(format!("{}; validation HR@10 {:.4}", m.status, m.val_hr10));
     if let Err(e) = kernel::audit::record(&st.db, &entry).await {

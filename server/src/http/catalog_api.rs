@@ -192,16 +192,16 @@ async fn recommendations(State(st): State<AppState>, headers: HeaderMap, Query(p
         "for_you" => {
             let recent: Vec<String> = match &p.recent {
                 Some(r) => r.split(',').map(str::trim).filter(|s| !s.is_empty()).take(12).map(str::to_owned).collect(),
-                None => app::ssr::cookie_value(&headers, app::ssr::RECENT_COOKIE).map(|c| c.split('.').take(12).map(str::to_owned).collect()).unwrap_or_default(),
+                None => app::ssr::recent_views(&headers),
             };
-            rec.for_person(me.as_deref(), &recent, limit).await.map_err(rec_err)?
+            rec.for_person(me.as_deref(), &recent, limit).await?
         }
         "similar" | "also_bought" => {
             let listing = st.catalog.product_for(v.as_ref(), product()?).await?;
             if kind == "similar" {
                 rec.similar(&listing.id, limit, me.as_deref())
             } else {
-                rec.also_bought(&listing.id, limit).await.map_err(rec_err)?
+                rec.also_bought(&listing.id, limit).await?
             }
         }
         other => return Err(invalid_param("kind", format!("{other:?} is not for_you, similar or also_bought"))),
@@ -222,11 +222,6 @@ async fn recommendations(State(st): State<AppState>, headers: HeaderMap, Query(p
         })
         .collect();
     Ok(Json(json!({ "kind": kind, "model_id": rec.model_id(), "items": items })))
-}
-
-fn rec_err(e: recommend::service::ServiceError) -> ApiError {
-    tracing::error!(error = %e, "recommendations failed");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
 }
 
 async fn viewer(st: &AppState, headers: &HeaderMap) -> Option<Principal> {

@@ -34,6 +34,18 @@ impl ApiError {
     }
 }
 
+impl From<recommend::service::ServiceError> for ApiError {
+    fn from(e: recommend::service::ServiceError) -> Self {
+        match e {
+            recommend::service::ServiceError::NotEnoughData(m) => Self::new(StatusCode::CONFLICT, "not_enough_data", m),
+            other => {
+                tracing::error!(error = %other, "recommendations failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+            }
+        }
+    }
+}
+
 impl From<AccountsError> for ApiError {
     fn from(e: AccountsError) -> Self {
         let status = match &e {

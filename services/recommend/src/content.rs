@@ -151,9 +151,6 @@ impl Vectors {
         })
     }
 
-    pub fn document_frequency(&self, term: &str) -> u32 {
-        self.vocab.get(term).map_or(0, |&t| self.df[t as usize])
-    }
 }
 
 /// Term counts → an L2-normalised TF-IDF vector sorted by term: (1 + ln tf) × ln(1 + N / df).

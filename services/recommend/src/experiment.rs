@@ -104,8 +104,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
         let d = if seed == 1 { first.clone() } else { data::load(dir, seed)? };
         let (val_train, val) = d.train.split_last(99, 1000 + seed);
         let holdout = if opts.topk { Some(d.train.split_fraction(0.2, 2000 + seed)) } else { None };
-        let topk_of = |s: &dyn Scorer, h: &Option<(Interactions, Vec<Vec<u32>>)>, fit: &dyn Fn(&Interactions) -> Result<Box<dyn Scorer>>| -> Result<Option<TopK>> {
-            let _ = s;
+        let topk_of = |h: &Option<(Interactions, Vec<Vec<u32>>)>, fit: &dyn Fn(&Interactions) -> Result<Box<dyn Scorer>>| -> Result<Option<TopK>> {
             match h {
                 Some((tr, held)) => Ok(Some(holdout_top10(fit(tr)?.as_ref(), tr, held))),
                 None => Ok(None),
@@ -117,7 +116,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
             let t0 = Instant::now();
             let pop = Popularity::fit(&d.train);
             let m = leave_one_out(&pop, &d.test);
-            let tk = topk_of(&pop, &holdout, &|tr| Ok(Box::new(Popularity::fit(tr))))?;
+            let tk = topk_of(&holdout, &|tr| Ok(Box::new(Popularity::fit(tr))))?;
             push(&mut per_model, Seeded { name: "ItemPop".into(), metrics: m, history: vec![], config: "ItemPop".into(), seconds: t0.elapsed().as_secs_f64(), topk: tk });
         }
 
@@ -127,7 +126,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
                 let t0 = Instant::now();
                 let cs = ContentScorer::fit(&d.train, v.clone());
                 let m = leave_one_out(&cs, &d.test);
-                let tk = topk_of(&cs, &holdout, &|tr| Ok(Box::new(ContentScorer::fit(tr, v.clone()))))?;
+                let tk = topk_of(&holdout, &|tr| Ok(Box::new(ContentScorer::fit(tr, v.clone()))))?;
                 push(&mut per_model, Seeded { name: "Content".into(), metrics: m, history: vec![], config: "TF-IDF cosine to the user's profile".into(), seconds: t0.elapsed().as_secs_f64(), topk: tk });
             }
         }
@@ -150,7 +149,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
             if let Some((_, lambda, e)) = best {
                 let full = Ease::fit(&d.train, lambda)?;
                 let m = leave_one_out(&full, &d.test);
-                let tk = topk_of(&full, &holdout, &|tr| Ok(Box::new(Ease::fit(tr, lambda)?)))?;
+                let tk = topk_of(&holdout, &|tr| Ok(Box::new(Ease::fit(tr, lambda)?)))?;
                 if opts.wants("ease") {
                     push(&mut per_model, Seeded { name: "EASE^R".into(), metrics: m, history: vec![], config: format!("λ={lambda}"), seconds: t0.elapsed().as_secs_f64(), topk: tk });
                 }

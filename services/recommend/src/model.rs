@@ -125,10 +125,6 @@ impl Weights {
         }
     }
 
-    /// Serialised with serde_json (the model registry stores the ONNX bytes beside it).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
 }
 
 /// An epoch's figures, for the progress bar, the report and the chart.

@@ -172,10 +172,6 @@ impl TractScorer {
         Ok(TractScorer { plan, batch, n_users, n_items })
     }
 
-    pub fn batch(&self) -> usize {
-        self.batch
-    }
-
     pub fn scores(&self, users: &[u32], items: &[u32]) -> Result<Vec<f32>> {
         if users.len() != items.len() {
             return Err(RecError::Model("users and items differ in length".into()));
