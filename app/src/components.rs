@@ -356,3 +356,21 @@ pub fn StatusBadge(#[prop(into)] status: String, #[prop(into)] label: String) ->
 pub const BTN: &str = "rounded-md bg-amber-700 px-4 py-2 text-sm font-semibold text-white hover:bg-amber-800 disabled:opacity-60";
 pub const BTN2: &str = "rounded-md border border-stone-300 px-4 py-2 text-sm font-semibold text-stone-800 hover:bg-stone-100 disabled:opacity-60";
 pub const INPUT: &str = "w-full rounded-md border border-stone-300 px-3 py-2";
+
+/// In the browser, bumps `tick` once a second while `flag` is set (a page following something the
+/// server does on its own: a payment's outcome, a training run).
+pub fn poll_while(flag: RwSignal<bool>, tick: RwSignal<u64>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let poll = move || {
+            if flag.get_untracked() {
+                tick.update(|t| *t += 1);
+            }
+        };
+        if let Ok(h) = leptos::prelude::set_interval_with_handle(poll, std::time::Duration::from_secs(1)) {
+            on_cleanup(move || h.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (flag, tick);
+}

@@ -65,13 +65,15 @@ pub fn free_port() -> u16 {
 /// release `server seed` beside this binary; reused, since seeding is idempotent). Returns the data
 /// dir and the database url.
 pub fn seeded_sqlite(products: usize, dir: Option<std::path::PathBuf>) -> Result<(std::path::PathBuf, String), Box<dyn std::error::Error>> {
-    let exe = std::env::current_exe()?.with_file_name("server");
+    // the server beside this binary; a release bench may seed with the debug server (seeding is not timed)
+    let here = std::env::current_exe()?;
+    let exe = [here.with_file_name("server"), here.with_file_name("../debug/server")].into_iter().find(|p| p.exists()).unwrap_or_else(|| here.with_file_name("server"));
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("bespoke-search-bench-{products}")));
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}", dir.join("bespoke.db").display());
     let t = std::time::Instant::now();
     let status = std::process::Command::new(&exe)
-        .args(["seed", "--products", &products.to_string()])
+        .args(["seed", "--products", &products.to_string(), "--shoppers", "0"])
         .env("DATABASE_URL", &url)
         .env("BESPOKE_DATA_DIR", &dir)
         .stdout(std::process::Stdio::null())

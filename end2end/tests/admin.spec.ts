@@ -86,3 +86,21 @@ test('the admin dashboard shows the figures and charts @phone', async ({ page })
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(1);
 });
+
+test('an admin trains a recommendation model and follows its progress @phone', async ({ page }) => {
+  await signIn(page, 'admin@bespoke.test', 'bespoke-demo');
+  await open(page, '/admin?tab=recommendations');
+  // the seed's shoppers left a browsing history, and the seed trained a first model on it
+  await expect(page.getByTestId('rec-new-signals')).toContainText('new signals since the last training');
+  const models = page.getByTestId('rec-model');
+  await expect(models.first()).toBeVisible();
+  const before = await models.count();
+  await page.getByTestId('rec-train').click();
+  // the progress card follows the run live, then says how it ended; the new model is listed
+  await expect(page.getByTestId('rec-training')).toBeVisible();
+  await expect(page.getByTestId('rec-training')).toContainText('The last training finished', { timeout: 45_000 });
+  await expect(models).toHaveCount(before + 1);
+  await expect(page.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '100');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(1);
+});

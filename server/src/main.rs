@@ -28,6 +28,10 @@ enum Command {
         /// The generator's seed: the same seed gives the same catalogue.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Demo shoppers with a browsing history (views, carts, purchases), on which a first
+        /// recommendation model is trained; 0 = none.
+        #[arg(long, default_value_t = 120)]
+        shoppers: usize,
     },
     /// Account administration.
     Admin {
@@ -199,7 +203,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
             startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
             println!("migrations applied ({:?})", db.backend());
         }
-        Command::Seed { products, seed } => {
+        Command::Seed { products, seed, shoppers } => {
             let db = startup::connect_db(&settings).await?;
             // subscriptions first, so the seed's events reach every consumer
             startup::event_bus(&db, &kernel::hub::Hub::for_db(&db), &settings).await?;
@@ -211,6 +215,15 @@ async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error:
                 println!("demo catalogue: {made} listings added in {:.1} s", started.elapsed().as_secs_f64());
             }
             server::seed::run(&accounts).await?;
+            if shoppers > 0 {
+                let rec = recommend::Recommender::start(db.clone(), catalog.clone(), settings.recommend.clone()).await?;
+                let n = server::seed::signals::seed(&accounts, &catalog, &rec, shoppers, seed).await?;
+                if n > 0 {
+                    println!("demo browsing history: {n} signals from {shoppers} shoppers (shopper001…@bespoke.test); training the first recommendation model");
+                    let m = rec.train(Box::new(recommend::model::Bar::new("NeuMF", settings.recommend.epochs))).await?;
+                    println!("recommendation model {} ({}): validation HR@10 {:.3} (popularity {:.3})", m.model_id, m.status, m.val_hr10, m.popularity_val_hr10);
+                }
+            }
         }
         Command::Keys { command } => {
             let db = startup::connect_db(&settings).await?;

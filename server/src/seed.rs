@@ -247,3 +247,69 @@ pub mod catalogue {
         groups.into_iter().filter(|(_, v)| !v.is_empty()).collect()
     }
 }
+
+/// The demo store's browsing history: shoppers with a taste for one or two categories view,
+/// save to their cart and buy listings there, so `./bespoke serve` starts with a trained
+/// recommendation model and "Customers also bought" means something. Idempotent: nothing is added
+/// once any signed-in person's signal is recorded.
+pub mod signals {
+    use accounts::{Accounts, AccountsError, Role};
+    use catalog::Catalog;
+    use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+    use recommend::Recommender;
+
+    pub async fn seed(accounts: &Accounts, catalog: &Catalog, rec: &Recommender, shoppers: usize, seed: u64) -> Result<usize, Box<dyn std::error::Error>> {
+        if shoppers == 0 || rec.has_signals().await? {
+            return Ok(0);
+        }
+        let rows = catalog.index_rows(None).await?;
+        let mut by_cat: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for r in rows.into_iter().filter(|r| r.stock.is_none_or(|s| s > 0)) {
+            by_cat.entry(r.category_path).or_default().push(r.product_id);
+        }
+        let cats: Vec<Vec<String>> = by_cat.into_values().filter(|v| v.len() >= 10).collect();
+        if cats.is_empty() {
+            return Ok(0);
+        }
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x516e);
+        // within a category some listings are much more looked at than others
+        let pick = |rng: &mut StdRng, v: &[String]| -> String {
+            let k = (rng.gen::<f64>().powi(3) * v.len() as f64) as usize;
+            v[k.min(v.len() - 1)].clone()
+        };
+        let now = kernel::Timestamp::now().0;
+        let mut people = Vec::new();
+        for n in 1..=shoppers {
+            let email = format!("shopper{n:03}@bespoke.test");
+            let user = match accounts.create_with_role(&email, &format!("Shopper {n}"), super::DEMO_PASSWORD, Role::Customer).await {
+                Ok(u) => u,
+                Err(AccountsError::EmailTaken) => accounts.user_by_email(&email).await?.ok_or("demo shopper vanished")?,
+                Err(e) => return Err(e.into()),
+            };
+            people.push(user.id.to_string());
+        }
+        // Carmen, the demo customer, likes one category too: her home page says so
+        if let Some(c) = accounts.user_by_email("carmen@bespoke.test").await? {
+            people.push(c.id.to_string());
+        }
+        let mut signals = Vec::new();
+        for (k, person) in people.iter().enumerate() {
+            let subject = recommend::service::subject_of_user(person);
+            let first = &cats[k % cats.len()];
+            let second = cats.choose(&mut rng).unwrap_or(first);
+            let mut seen = std::collections::HashSet::new();
+            for j in 0..rng.gen_range(12..30) {
+                let from = if j % 4 == 3 { second } else { first };
+                let product = pick(&mut rng, from);
+                if !seen.insert(product.clone()) {
+                    continue;
+                }
+                let carts = i64::from(rng.gen_bool(0.2));
+                let purchases = i64::from(carts == 1 && rng.gen_bool(0.5));
+                let at = now - rng.gen_range(0..30 * 24 * 3600) * 1_000_000;
+                signals.push((subject.clone(), product, rng.gen_range(1..4), carts, purchases, at));
+            }
+        }
+        Ok(rec.record_signals(&signals).await?)
+    }
+}

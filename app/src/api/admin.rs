@@ -265,3 +265,77 @@ pub async fn admin_threads(#[server(default)] status: String) -> Result<Vec<supe
     let v = cx.services.custom.admin_threads(&p, Some(status.as_str())).await.map_err(|e| super::custom::custom_err(&cx, e))?;
     cx.mirror(v)
 }
+
+/// A stored model (the recommendation service's `ModelInfo`, mirrored) with its date for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRow {
+    pub model_id: String,
+    pub created_at: i64,
+    #[serde(default)]
+    pub trained: String,
+    pub status: String,
+    pub users: i64,
+    pub items: i64,
+    pub interactions: i64,
+    pub val_hr10: f64,
+    pub popularity_val_hr10: f64,
+    pub epochs: i64,
+    pub seconds: f64,
+}
+
+/// This instance's training run (the service's `Training`, mirrored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingView {
+    pub running: bool,
+    pub phase: String,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub done: f64,
+    pub loss: f64,
+    pub val_hr10: Option<f64>,
+    pub model_id: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendView {
+    pub serving: Option<String>,
+    pub new_signals: i64,
+    pub retrain_after: i64,
+    pub models: Vec<ModelRow>,
+    pub training: TrainingView,
+}
+
+/// The recommendation models: the one served, the stored ones with their validation figures, the
+/// signals since the last training, and this instance's training progress.
+#[server]
+pub async fn admin_recommendations() -> Result<RecommendView, AppError> {
+    let cx = crate::ssr::Ctx::get()?;
+    let p = cx.principal().await?;
+    p.require_admin().map_err(|e| cx.err(e))?;
+    let rec = &cx.services.recommend;
+    let (new_signals, _) = rec.new_signals().await.map_err(|e| cx.internal(e))?;
+    let mut models: Vec<ModelRow> = cx.mirror(rec.models(20).await.map_err(|e| cx.internal(e))?)?;
+    for m in &mut models {
+        m.trained = kernel::Timestamp(m.created_at).to_rfc3339();
+    }
+    Ok(RecommendView { serving: rec.model_id(), new_signals, retrain_after: rec.settings().retrain_after, models, training: cx.mirror(rec.training())? })
+}
+
+/// Starts training a model on the recorded signals in the background (audited); false when a
+/// training run is already going on this instance.
+#[server]
+pub async fn admin_train_model() -> Result<bool, AppError> {
+    let cx = crate::ssr::Ctx::get()?;
+    let p = cx.principal().await?;
+    p.require_admin().map_err(|e| cx.err(e))?;
+    let started = cx.services.recommend.train_in_background();
+    if started {
+        let actor = p.user.id.to_string();
+        let entry = kernel::audit::Entry::new(&actor, "recommend.training_started", "recommendations");
+        if let Err(e) = kernel::audit::record(&cx.services.db, &entry).await {
+            tracing::warn!(error = %e, "audit append failed");
+        }
+    }
+    Ok(started)
+}

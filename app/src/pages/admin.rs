@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{api::admin::*, components::*, CurrentUser};
 
-const TABS: [(&str, &str); 8] = [
+const TABS: [(&str, &str); 9] = [
     ("overview", "Overview"),
     ("users", "Users"),
     ("dealers", "Dealer applications"),
@@ -15,6 +15,7 @@ const TABS: [(&str, &str); 8] = [
     ("orders", "Orders"),
     ("threads", "Custom requests"),
     ("events", "Events"),
+    ("recommendations", "Recommendations"),
     ("audit", "Audit log"),
 ];
 
@@ -59,6 +60,7 @@ pub fn AdminPage() -> impl IntoView {
                             "orders" => view! { <Orders /> }.into_any(),
                             "threads" => view! { <Threads /> }.into_any(),
                             "events" => view! { <Events /> }.into_any(),
+                            "recommendations" => view! { <Recommendations /> }.into_any(),
                             "audit" => view! { <Audit /> }.into_any(),
                             _ => view! { <Overview /> }.into_any(),
                         }}
@@ -457,6 +459,106 @@ fn Events() -> impl IntoView {
                             }}
                         </Card>
                     }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+// ---- recommendations ----------------------------------------------------------------------
+
+#[component]
+fn Recommendations() -> impl IntoView {
+    let train = ServerAction::<AdminTrainModel>::new();
+    let tick = RwSignal::new(0u64);
+    let view_ = Resource::new(move || (train.version().get(), tick.get()), |_| admin_recommendations());
+    // while a training runs, follow its progress once a second
+    let running = RwSignal::new(false);
+    poll_while(running, tick);
+    Effect::new(move |_| {
+        if let Some(Ok(v)) = view_.get() {
+            running.set(v.training.running);
+        } else if train.value().get().is_some_and(|r| r.unwrap_or(false)) {
+            running.set(true);
+        }
+    });
+    view! {
+        <ErrorBanner error=form_error(train.value()) />
+        {move || train.value().get().and_then(|r| r.ok()).filter(|started| !started).map(|_| view! {
+            <Notice text="A training run is already going on: its progress is below." />
+        })}
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match view_.await {
+                    Err(e) => error_view(e),
+                    Ok(v) => {
+                        let t = v.training.clone();
+                        let pct = (t.done * 100.0).round() as i64;
+                        let serving_text = match &v.serving {
+                            Some(id) => format!("Serving model {id}"),
+                            None => "No model yet: recommendations use popularity and each visitor's recent views.".to_owned(),
+                        };
+                        let serving = v.serving.clone();
+                        view! {
+                            <Card title="Served model">
+                                <p data-testid="rec-serving">{serving_text}</p>
+                                <p class="mt-1 text-sm text-stone-600" data-testid="rec-new-signals">{format!(
+                                    "{} new signals since the last training{}",
+                                    v.new_signals,
+                                    if v.retrain_after > 0 { format!(" (retrains by itself after {})", v.retrain_after) } else { " (automatic retraining is off)".to_owned() }
+                                )}</p>
+                                <ActionForm action=train attr:class="mt-3">
+                                    <button type="submit" class=SMALL_BTN disabled=move || running.get() data-testid="rec-train">"Train now"</button>
+                                </ActionForm>
+                            </Card>
+                            {(t.running || t.phase == "done" || t.phase == "failed").then(|| view! {
+                                <Card title="Training">
+                                    <div data-testid="rec-training">
+                                        <p class="text-sm">{if t.running {
+                                            format!("{} · epoch {}/{} · loss {:.4}{}", t.phase, t.epoch, t.epochs, t.loss, t.val_hr10.map(|h| format!(" · validation HR@10 {h:.3}")).unwrap_or_default())
+                                        } else if let Some(e) = &t.error {
+                                            format!("The last training failed: {e}")
+                                        } else {
+                                            format!("The last training finished: model {}{}", t.model_id.clone().unwrap_or_default(), t.val_hr10.map(|h| format!(" · validation HR@10 {h:.3}")).unwrap_or_default())
+                                        }}</p>
+                                        <div class="mt-2 h-3 w-full overflow-hidden rounded-full bg-stone-200" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=pct.to_string()>
+                                            <div class=if t.error.is_some() { "h-3 bg-red-600" } else { "h-3 bg-amber-700" } style=format!("width: {pct}%")></div>
+                                        </div>
+                                    </div>
+                                </Card>
+                            })}
+                            <Card title="Stored models">
+                                {if v.models.is_empty() {
+                                    view! { <p class="text-stone-600">"None trained yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <div class="overflow-x-auto">
+                                            <table class="w-full text-left text-sm" data-testid="rec-models">
+                                                <thead class="text-xs uppercase text-stone-500"><tr>
+                                                    <th class="py-1 pr-3">"Trained"</th><th class="pr-3">"Status"</th><th class="pr-3">"People"</th><th class="pr-3">"Listings"</th>
+                                                    <th class="pr-3">"Signals"</th><th class="pr-3">"Validation HR@10"</th><th class="pr-3">"Popularity"</th><th class="pr-3">"Epochs"</th><th>"Time"</th>
+                                                </tr></thead>
+                                                <tbody class="divide-y divide-stone-200">
+                                                    {v.models.into_iter().map(|m| {
+                                                        let served = serving.as_deref() == Some(m.model_id.as_str());
+                                                        view! {
+                                                            <tr data-testid="rec-model">
+                                                                <td class="py-1 pr-3 whitespace-nowrap">{m.trained.clone()}</td>
+                                                                <td class="pr-3">{if served { format!("{} · served", m.status) } else { m.status.clone() }}</td>
+                                                                <td class="pr-3">{m.users}</td><td class="pr-3">{m.items}</td><td class="pr-3">{m.interactions}</td>
+                                                                <td class="pr-3">{format!("{:.3}", m.val_hr10)}</td><td class="pr-3">{format!("{:.3}", m.popularity_val_hr10)}</td>
+                                                                <td class="pr-3">{m.epochs}</td><td>{format!("{:.1} s", m.seconds)}</td>
+                                                            </tr>
+                                                        }
+                                                    }).collect_view()}
+                                                </tbody>
+                                            </table>
+                                        </div>
+                                    }.into_any()
+                                }}
+                            </Card>
+                        }.into_any()
+                    }
                 }
             })}
         </Transition>

@@ -156,17 +156,7 @@ pub fn PayPage() -> impl IntoView {
             tick.update(|t| *t += 1);
         }
     });
-    #[cfg(feature = "hydrate")]
-    {
-        let poll = move || {
-            if waiting.get_untracked() {
-                tick.update(|t| *t += 1);
-            }
-        };
-        if let Ok(h) = leptos::prelude::set_interval_with_handle(poll, std::time::Duration::from_secs(1)) {
-            on_cleanup(move || h.clear());
-        }
-    }
+    poll_while(waiting, tick);
     Effect::new(move |_| {
         // after a card was submitted, follow the outcome
         if pay.version().get() > 0 || auth.version().get() > 0 {

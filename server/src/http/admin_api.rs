@@ -41,7 +41,7 @@ async fn rec_status(State(st): State<AppState>, Caller(p): Caller) -> ApiResult<
     p.require_admin()?;
     let models = st.recommend.models(20).await?;
     let (new_signals, _) = st.recommend.new_signals().await?;
-    Ok(Json(json!({ "serving": st.recommend.model_id(), "models": models, "new_signals": new_signals, "settings": st.recommend.settings() })))
+    Ok(Json(json!({ "serving": st.recommend.model_id(), "models": models, "new_signals": new_signals, "settings": st.recommend.settings(), "training": st.recommend.training() })))
 }
 
 /// Trains a model on the recorded signals now; it is served at once if it beats popularity.

@@ -105,6 +105,8 @@ pub struct SearchParams {
     pub sort: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
+    /// `off`: the engine's ranking even for a signed-in person the recommendation model knows.
+    pub personal: Option<String>,
 }
 
 fn flag(v: &Option<String>) -> bool {
@@ -130,16 +132,37 @@ impl SearchParams {
     }
 }
 
-async fn search(State(st): State<AppState>, Query(p): Query<SearchParams>) -> ApiResult<Json<search::SearchResults>> {
+/// `GET /api/v1/search`: for a signed-in caller the recommendation model knows, results of similar
+/// relevance come in the caller's predicted order (`personalized: true`) unless `personal=off`.
+async fn search(State(st): State<AppState>, headers: HeaderMap, Query(p): Query<SearchParams>) -> ApiResult<Json<serde_json::Value>> {
+    let personal = match p.personal.as_deref().map(str::trim) {
+        None | Some("" | "on") => true,
+        Some("off") => false,
+        Some(other) => return Err(invalid_param("personal", format!("{other:?} is not on or off"))),
+    };
     let q = p.to_query()?;
     if st.settings.events_mode == crate::config::EventsMode::Inline {
         st.search.catch_up().await?;
     }
+    let wants = personal && st.recommend.settings().personalize_search && q.sort == search::Sort::Relevance && !q.q.trim().is_empty();
     let index = st.search.clone();
-    let res = tokio::task::spawn_blocking(move || index.search(&q))
+    let mut res = tokio::task::spawn_blocking(move || index.search(&q))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
-    Ok(Json(res))
+    let mut personalized = false;
+    if wants {
+        if let Some(v) = viewer(&st, &headers).await {
+            let mut pairs: Vec<(String, f32)> = res.hits.iter().map(|h| (h.product_id.clone(), h.score)).collect();
+            if st.recommend.rerank(&v.user.id.to_string(), &mut pairs) {
+                let mut by_id: std::collections::HashMap<String, search::Hit> = res.hits.drain(..).map(|h| (h.product_id.clone(), h)).collect();
+                res.hits = pairs.iter().filter_map(|(id, _)| by_id.remove(id)).collect();
+                personalized = true;
+            }
+        }
+    }
+    let mut body = serde_json::to_value(res).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    body["personalized"] = json!(personalized);
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]

@@ -263,7 +263,7 @@ fn more_paths() -> Value {
             q("q", s()), q("category", s()), q("min_price", s()), q("max_price", s()), q("store", s()),
             q("in_stock", json!({ "type": "string", "enum": ["1", "0"] })), q("customizable", json!({ "type": "string", "enum": ["1", "0"] })),
             q("min_rating", s()), q("sort", json!({ "type": "string", "enum": ["relevance", "newest", "price_asc", "price_desc", "rating", "popular"] })),
-            q("page", s()), q("per_page", s())]) },
+            q("page", s()), q("per_page", s()), q("personal", json!({ "type": "string", "enum": ["on", "off"] }))]) },
         "/search/suggest": { "get": with(op("Completions while typing", "catalog", None, Some("Object"), "200", true), vec![q("q", s())]) },
         "/recommendations": { "get": with(op("Recommended listings with the reason for each: for the caller (signed in or not), similar to a listing, or bought together with it", "catalog", None, Some("Object"), "200", true), vec![
             q("kind", json!({ "type": "string", "enum": ["for_you", "similar", "also_bought"] })), q("product", s()), q("limit", s()), q("recent", s())]) },

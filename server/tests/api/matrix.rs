@@ -446,6 +446,8 @@ fn server_fn_cases(w: &World) -> Vec<Case> {
         f("admin_orders", vec![], &[Admin]),
         f("admin_threads", vec![], &[Admin]),
         f("admin_events", vec![], &[Admin]),
+        f("admin_recommendations", vec![], &[Admin]),
+        f("admin_train_model", vec![], &[Admin]),
         Case { not_found_ok: true, ..f("redrive", vec![("event_id", s("evt")), ("consumer", s("notify.mail"))], &[Admin]) },
         f("audit_log", vec![], &[Admin]),
         f("admin_kpis", vec![("days", s("30"))], &[Admin]),

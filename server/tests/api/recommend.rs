@@ -240,4 +240,35 @@ both_seeded!(a_model_trained_on_recorded_signals_is_swapped_in_under_load, 160, 
     let status: Value = app.get("/api/v1/admin/recommendations", Some(&admin.token)).await.json().await.expect("json");
     assert_eq!(status["serving"].as_str(), Some(trained[1].as_str()));
     assert_eq!(status["models"].as_array().map(Vec::len), Some(2));
+    // the instance's training progress says how the last run ended
+    assert_eq!((status["training"]["running"].as_bool(), status["training"]["phase"].as_str()), (Some(false), Some("done")), "{status}");
+    assert_eq!(status["training"]["model_id"].as_str(), Some(trained[1].as_str()));
+    assert_eq!(status["training"]["done"].as_f64(), Some(1.0));
+
+    // personalised search over the API: the same results, re-ordered for the person the model
+    // knows; `personal=off` gives the engine's order; anything else is refused naming the field
+    let mut words: Vec<String> = Vec::new();
+    for id in db_seen.iter().take(6) {
+        let p: Value = app.get(&format!("/api/v1/products/{id}"), None).await.json().await.expect("json");
+        if let Some(w) = p["title"].as_str().and_then(|t| t.split_whitespace().last()) {
+            if !words.contains(&w.to_lowercase()) {
+                words.push(w.to_lowercase());
+            }
+        }
+    }
+    let mut personalized = 0;
+    for w in &words {
+        let on: Value = app.get(&format!("/api/v1/search?q={w}&per_page=48"), Some(&me)).await.json().await.expect("json");
+        let off: Value = app.get(&format!("/api/v1/search?q={w}&per_page=48&personal=off"), Some(&me)).await.json().await.expect("json");
+        let anon: Value = app.get(&format!("/api/v1/search?q={w}&per_page=48"), None).await.json().await.expect("json");
+        assert_eq!(off["personalized"], false, "{off}");
+        assert_eq!(anon["personalized"], false, "nobody to personalise for: {anon}");
+        let set = |v: &Value| -> std::collections::BTreeSet<String> { v["hits"].as_array().expect("hits").iter().filter_map(|h| h["product_id"].as_str().map(str::to_owned)).collect() };
+        assert_eq!(set(&on), set(&off), "re-ranking only re-orders");
+        assert_eq!(off["hits"], anon["hits"], "the engine's order is the same for everyone");
+        personalized += usize::from(on["personalized"] == true);
+    }
+    assert!(personalized > 0, "some of {words:?} were re-ranked for the person");
+    let (code, body) = error_of(app.get("/api/v1/search?q=bowl&personal=maybe", Some(&me)).await).await;
+    assert_eq!((code, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("personal")), "{body}");
 });

@@ -474,6 +474,9 @@ pub struct IndexRow {
     pub category_path: String,
     pub option_count: i64,
     pub thumb_key: Option<String>,
+    /// The options' names and choices ("Size Small Large Engraving"), for content similarity.
+    #[sqlx(skip)]
+    pub options: String,
 }
 
 const INDEX_SQL: &str = "SELECT p.product_id, p.slug, p.title, p.description, p.attributes, p.price_minor, p.currency, p.stock, \
@@ -487,11 +490,40 @@ const INDEX_SQL: &str = "SELECT p.product_id, p.slug, p.title, p.description, p.
 
 pub(crate) async fn index_rows(pool: &AnyPool, only: Option<&str>) -> Result<Vec<IndexRow>, sqlx::Error> {
     let since = day_of(Timestamp::now()) - POPULARITY_DAYS;
-    match only {
-        Some(id) => sqlx::query_as(&format!("{INDEX_SQL} AND p.product_id = $2")).bind(since).bind(id).fetch_all(pool).await,
-        None => sqlx::query_as(INDEX_SQL).bind(since).fetch_all(pool).await,
+    let (mut rows, options): (Vec<IndexRow>, Vec<(String, String, Option<String>)>) = match only {
+        Some(id) => (
+            sqlx::query_as(&format!("{INDEX_SQL} AND p.product_id = $2")).bind(since).bind(id).fetch_all(pool).await?,
+            sqlx::query_as(&format!("{OPTIONS_SQL} WHERE o.product_id = $1 ORDER BY o.product_id, o.position, v.position")).bind(id).fetch_all(pool).await?,
+        ),
+        None => (
+            sqlx::query_as(INDEX_SQL).bind(since).fetch_all(pool).await?,
+            sqlx::query_as(&format!("{OPTIONS_SQL} ORDER BY o.product_id, o.position, v.position")).fetch_all(pool).await?,
+        ),
+    };
+    // one pass over the options (sorted by product) instead of a query per listing
+    let mut text: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut last_option: Option<(String, String)> = None;
+    for (product, name, label) in options {
+        let t = text.entry(product.clone()).or_default();
+        if last_option.as_ref() != Some(&(product.clone(), name.clone())) {
+            t.push_str(&name);
+            t.push(' ');
+            last_option = Some((product, name));
+        }
+        if let Some(l) = label {
+            t.push_str(&l);
+            t.push(' ');
+        }
     }
+    for r in &mut rows {
+        if let Some(t) = text.remove(&r.product_id) {
+            r.options = t.trim_end().to_owned();
+        }
+    }
+    Ok(rows)
 }
+
+const OPTIONS_SQL: &str = "SELECT o.product_id, o.name, v.label FROM product_option o LEFT JOIN product_option_value v ON v.product_option_id = o.product_option_id";
 
 /// Days since the epoch: the bucket of `product_activity_day`.
 pub(crate) fn day_of(t: Timestamp) -> i64 {

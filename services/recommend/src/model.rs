@@ -177,17 +177,9 @@ impl Progress for Bar {
         eprint!("\r{} epoch {}/{} [{}{}] {:>3.0}% loss {:.4}   ", self.label, epoch, self.epochs, "#".repeat(filled), "-".repeat(w - filled), done * 100.0, loss);
     }
     fn epoch(&mut self, e: &Epoch) {
-        eprintln!(
-            "\r{} epoch {}/{} [{}] loss {:.4} | val HR@10 {:.4} NDCG@10 {:.4} | {:.1}s",
-            self.label,
-            e.epoch,
-            self.epochs,
-            "#".repeat(30),
-            e.loss,
-            e.val.hr10,
-            e.val.ndcg10,
-            e.seconds
-        );
+        // a refit has no held-out cases: no validation figures to show
+        let val = if e.val == Metrics::default() { String::new() } else { format!(" | val HR@10 {:.4} NDCG@10 {:.4}", e.val.hr10, e.val.ndcg10) };
+        eprintln!("\r{} epoch {}/{} [{}] loss {:.4}{val} | {:.1}s", self.label, e.epoch, self.epochs, "#".repeat(30), e.loss, e.seconds);
     }
 }
 
@@ -563,7 +555,8 @@ pub fn train(cfg: &Config, data: &Interactions, val: &[TestCase], init: Option<&
         let e = Epoch { epoch, loss: loss_sum / loss_n.max(1) as f64, val: val_m, seconds: started.elapsed().as_secs_f64() };
         progress.epoch(&e);
         history.push(e);
-        let better = best.as_ref().is_none_or(|(hr, _, _)| val_m.hr10 > *hr);
+        // without held-out cases (a refit for a known number of epochs) the last epoch is kept
+        let better = val.is_empty() || best.as_ref().is_none_or(|(hr, _, _)| val_m.hr10 > *hr);
         if better {
             best = Some((val_m.hr10, epoch, weights));
         } else if best.as_ref().is_some_and(|(_, be, _)| epoch - be >= cfg.patience) {

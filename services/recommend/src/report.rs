@@ -44,7 +44,7 @@ pub fn write(dir: &Path, title: &str, runs: &[Run], references: &str, notes: &st
 
     let mut md = String::new();
     let _ = writeln!(md, "# {title}\n");
-    let _ = writeln!(md, "Protocol: each user's held-out item ranked among its candidates (the NCF split's fixed 99 negatives, built as a set; elsewhere 99 negatives sampled per seed, results averaged over the seeds). Ties count against the model. Precision / recall / F1 at 10: a random 20 % of each user's (≥ 5) training interactions held out, the ten best of all unseen items.\n");
+    let _ = writeln!(md, "Protocol: each user's held-out item ranked among its candidates (the NCF split's fixed 99 negatives, built as a set; elsewhere 99 negatives sampled per seed, each model trained once and scored on every seed's test set, results averaged over the seeds). Ties count against the model. Each model is chosen on a validation split (each user's latest training interaction among 99 sampled negatives: EASE^R's λ, the neural models' best epoch by early stopping) and then fitted again on the whole training set with that choice; the validation runs' own test figures are listed under the configurations tried. Precision / recall / F1 at 10: a random 20 % of each user's (≥ 5) training interactions held out, the ten best of all unseen items.\n");
     let _ = writeln!(md, "## Results\n\n| dataset | model | HR@10 | NDCG@10 | P@10 | R@10 | F1@10 | seeds | best epoch | time |\n|---|---|---|---|---|---|---|---|---|---|");
     for r in runs.iter().filter(|r| r.headline) {
         let _ = writeln!(md, "{}", row(r));

@@ -93,7 +93,8 @@ struct ItemSpace {
 }
 
 /// The words a listing's content vector is made of: its title (twice) and its category (the leaf
-/// four times, the top level twice) weigh most, then its attributes. Descriptions and store names
+/// four times, the top level twice) weigh most, then its options' names and choices and its
+/// attributes. Descriptions and store names
 /// are left out: their boilerplate made unrelated listings look alike.
 fn document(r: &IndexRow) -> Vec<String> {
     let mut d: Vec<String> = Vec::new();
@@ -101,6 +102,8 @@ fn document(r: &IndexRow) -> Vec<String> {
     for _ in 0..2 {
         d.extend(tokens(&r.title));
     }
+    // what a buyer can choose (sizes, woods, engraving) says what kind of piece it is
+    d.extend(tokens(&r.options).map(|t| format!("o:{t}")));
     if let Some(leaf) = segments.last() {
         for _ in 0..4 {
             d.push(format!("c:{leaf}"));
@@ -201,6 +204,64 @@ struct Inner {
     model: RwLock<Option<Arc<Served>>>,
     follow: Mutex<(i64, HashMap<String, Instant>)>,
     training: tokio::sync::Mutex<()>,
+    progress: Arc<Mutex<Training>>,
+}
+
+/// How this instance's training is going (for the admin console's progress bar).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Training {
+    pub running: bool,
+    /// `validation` (choosing the epochs), then `refit` (on every signal)
+    pub phase: String,
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Share of the whole job done, 0–1.
+    pub done: f64,
+    pub loss: f64,
+    pub val_hr10: Option<f64>,
+    pub started_at: i64,
+    /// How the last run ended: the stored model's id, or the error.
+    pub model_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Forwards a training run's progress to the caller's reporter and to the shared [`Training`].
+struct Tracked<'a> {
+    inner: &'a mut (dyn Progress + Send),
+    state: Arc<Mutex<Training>>,
+    /// The share of the job this phase covers: (start, width).
+    span: (f64, f64),
+    epochs: usize,
+}
+
+impl Tracked<'_> {
+    fn update(&self, f: impl FnOnce(&mut Training)) {
+        if let Ok(mut g) = self.state.lock() {
+            f(&mut g);
+        }
+    }
+}
+
+impl Progress for Tracked<'_> {
+    fn batch(&mut self, epoch: usize, done: f64, loss: f64) {
+        self.inner.batch(epoch, done, loss);
+        let (start, width, epochs) = (self.span.0, self.span.1, self.epochs.max(1));
+        self.update(|t| {
+            t.epoch = epoch;
+            t.epochs = epochs;
+            t.loss = loss;
+            t.done = (start + width * ((epoch - 1) as f64 + done) / epochs as f64).min(1.0);
+        });
+    }
+    fn epoch(&mut self, e: &model::Epoch) {
+        self.inner.epoch(e);
+        let hr = (e.val.hr10 > 0.0).then_some(e.val.hr10);
+        self.update(|t| {
+            if hr.is_some() {
+                t.val_hr10 = hr;
+            }
+        });
+    }
 }
 
 #[derive(Clone)]
@@ -234,6 +295,7 @@ impl Recommender {
                 model: RwLock::new(None),
                 follow: Mutex::new((cursor, HashMap::new())),
                 training: tokio::sync::Mutex::new(()),
+                progress: Arc::new(Mutex::new(Training::default())),
             }),
         };
         if let Err(e) = me.load_latest().await {
@@ -244,6 +306,30 @@ impl Recommender {
 
     pub fn settings(&self) -> &RecSettings {
         &self.inner.settings
+    }
+
+    /// This instance's training: running or how the last one ended.
+    pub fn training(&self) -> Training {
+        self.inner.progress.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Starts a training run in the background unless one is running here; returns whether it
+    /// started. Its progress is [`Recommender::training`].
+    pub fn train_in_background(&self) -> bool {
+        {
+            let Ok(mut g) = self.inner.progress.lock() else { return false };
+            if g.running || self.inner.training.try_lock().is_err() {
+                return false;
+            }
+            *g = Training { running: true, phase: "starting".into(), started_at: Timestamp::now().0, ..Default::default() };
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.train(Box::new(model::Quiet)).await {
+                tracing::warn!(error = %e, "recommendations: training failed");
+            }
+        });
+        true
     }
 
     fn space(&self) -> Arc<ItemSpace> {
@@ -590,6 +676,35 @@ impl Recommender {
         }
     }
 
+    /// Whether any signed-in person's signal is recorded.
+    pub async fn has_signals(&self) -> Result<bool, ServiceError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM rec_signal WHERE subject LIKE 'u:%'").fetch_one(self.inner.db.reader()).await?.try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// Records signals directly (the demo store's browsing history): (subject, product, views,
+    /// carts, purchases, at). Adds to what is there.
+    pub async fn record_signals(&self, rows: &[(String, String, i64, i64, i64, i64)]) -> Result<usize, ServiceError> {
+        let mut tx: Tx = self.inner.db.begin().await?;
+        for (subject, product, views, carts, purchases, at) in rows {
+            sqlx::query(
+                "INSERT INTO rec_signal (subject, product_id, views, carts, purchases, customs, last_at) VALUES ($1, $2, $3, $4, $5, 0, $6) \
+                 ON CONFLICT (subject, product_id) DO UPDATE SET views = rec_signal.views + $3, carts = rec_signal.carts + $4, purchases = rec_signal.purchases + $5, \
+                 last_at = CASE WHEN rec_signal.last_at > $6 THEN rec_signal.last_at ELSE $6 END",
+            )
+            .bind(subject)
+            .bind(product)
+            .bind(views)
+            .bind(carts)
+            .bind(purchases)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
     /// Signals recorded since the newest model was trained.
     pub async fn new_signals(&self) -> Result<(i64, Option<i64>), ServiceError> {
         let last: Option<i64> = sqlx::query("SELECT MAX(created_at) FROM rec_model").fetch_one(self.inner.db.reader()).await?.try_get(0)?;
@@ -625,8 +740,31 @@ impl Recommender {
 
     /// Trains NeuMF on the recorded signals, stores it (ONNX and id maps) with its validation
     /// figures, and serves it if it beats popularity on the held-out interactions.
-    pub async fn train(&self, mut progress: Box<dyn Progress + Send>) -> Result<ModelInfo, ServiceError> {
+    pub async fn train(&self, progress: Box<dyn Progress + Send>) -> Result<ModelInfo, ServiceError> {
         let _guard = self.inner.training.lock().await;
+        let state = self.inner.progress.clone();
+        if let Ok(mut g) = state.lock() {
+            *g = Training { running: true, phase: "reading signals".into(), started_at: Timestamp::now().0, ..Default::default() };
+        }
+        let res = self.train_locked(progress).await;
+        if let Ok(mut g) = state.lock() {
+            g.running = false;
+            match &res {
+                Ok(m) => {
+                    g.done = 1.0;
+                    g.phase = "done".into();
+                    g.model_id = Some(m.model_id.clone());
+                }
+                Err(e) => {
+                    g.phase = "failed".into();
+                    g.error = Some(e.to_string());
+                }
+            }
+        }
+        res
+    }
+
+    async fn train_locked(&self, mut progress: Box<dyn Progress + Send>) -> Result<ModelInfo, ServiceError> {
         let s = self.inner.settings.clone();
         let rows = sqlx::query("SELECT subject, product_id, views, carts, purchases, customs FROM rec_signal WHERE subject LIKE 'u:%' ORDER BY subject, last_at, product_id")
             .fetch_all(self.inner.db.reader())
@@ -663,6 +801,7 @@ impl Recommender {
         let epochs = s.epochs;
         let started = Instant::now();
         // training runs on the blocking pool: it never holds up the async runtime
+        let state = self.inner.progress.clone();
         let (trained, val_hr, pop_hr) = tokio::task::spawn_blocking(move || -> Result<_, crate::RecError> {
             let mut cfg = Config::new(Kind::NeuMF);
             cfg.factors = 16;
@@ -672,9 +811,29 @@ impl Recommender {
             cfg.epochs = epochs;
             cfg.patience = 3;
             let (tr, val) = data.split_last(99.min(data.n_items.saturating_sub(1)), 11);
-            let t = model::train(&cfg, &tr, &val, None, progress.as_mut())?;
+            let phase = |name: &str| {
+                if let Ok(mut g) = state.lock() {
+                    g.phase = name.into();
+                }
+            };
+            phase("validation");
+            // the validation run is most of the job; the refit runs only up to its best epoch
+            let mut tracked = Tracked { inner: progress.as_mut(), state: state.clone(), span: (0.0, 0.7), epochs: cfg.epochs };
+            let t = model::train(&cfg, &tr, &val, None, &mut tracked)?;
             let pop = if val.is_empty() { 0.0 } else { leave_one_out(&Popularity::fit(&tr), &val).hr10 };
             let best = t.history.iter().map(|e| e.val.hr10).fold(0.0, f64::max);
+            // validation chose the epochs; the served model learns from everything, each person's
+            // latest signal included (the most telling one for what they look at next)
+            let t = if val.is_empty() {
+                t
+            } else {
+                phase("refit");
+                let mut refit = cfg.clone();
+                refit.epochs = t.best_epoch;
+                let mut tracked = Tracked { inner: progress.as_mut(), state: state.clone(), span: (0.7, 0.3), epochs: refit.epochs };
+                let full = model::train(&refit, &data, &[], None, &mut tracked)?;
+                model::Trained { history: t.history, best_epoch: t.best_epoch, weights: full.weights }
+            };
             Ok((t, best, pop))
         })
         .await
@@ -817,5 +976,47 @@ impl Consumer for ErasureConsumer {
             sqlx::query("DELETE FROM rec_signal WHERE subject = $1").bind(subject_of_user(u)).execute(&mut **tx).await.map_err(|e| e.to_string())?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, title: &str, options: &str) -> IndexRow {
+        IndexRow {
+            product_id: id.into(),
+            slug: id.into(),
+            title: title.into(),
+            description: String::new(),
+            attributes: String::new(),
+            price_minor: 1000,
+            currency: "EUR".into(),
+            stock: None,
+            rating_sum: 0,
+            rating_count: 0,
+            view_count: 0,
+            sales_count: 0,
+            published_at: Some(1),
+            recent_activity: 0,
+            dealer_id: "d".into(),
+            store_name: "S".into(),
+            store_slug: "s".into(),
+            category_path: "/woodwork/boards".into(),
+            option_count: 0,
+            thumb_key: None,
+            options: options.into(),
+        }
+    }
+
+    #[test]
+    fn options_make_listings_alike() {
+        // three boards alike in title and category; two offer the same choices
+        let rows = [row("a", "Serving board", "Wood Walnut Cherry Engraving"), row("b", "Serving board", "Wood Walnut Cherry Engraving"), row("c", "Serving board", "")];
+        let space = ItemSpace::build(&rows);
+        let doc = document(&rows[0]);
+        assert!(doc.iter().any(|t| t.starts_with("o:") && t.contains("walnut")), "{doc:?}");
+        let (a, b, c) = (space.index["a"], space.index["b"], space.index["c"]);
+        assert!(space.vectors.cosine(a, b) > space.vectors.cosine(a, c), "shared options count");
     }
 }

@@ -79,6 +79,22 @@ fn the_models_learn_the_taste_clusters() {
 }
 
 #[test]
+fn a_refit_without_validation_runs_every_epoch_and_keeps_the_last() {
+    let data = synthetic(60, 80, 4, 12, 9);
+    let mut cfg = small(Kind::Gmf);
+    cfg.epochs = 4;
+    cfg.patience = 1;
+    let t = train(&cfg, &data, &[], None, &mut Quiet).expect("refit");
+    assert_eq!((t.history.len(), t.best_epoch), (4, 4), "no early stop without held-out cases");
+    // the kept weights are the last epoch's: training one epoch fewer gives other weights
+    let mut shorter = cfg.clone();
+    shorter.epochs = 3;
+    let s = train(&shorter, &data, &[], None, &mut Quiet).expect("shorter");
+    assert_eq!(s.best_epoch, 3);
+    assert_ne!(s.weights.tensors, t.weights.tensors);
+}
+
+#[test]
 fn reads_an_ncf_folder_by_suffix_and_names_bad_lines() {
     let dir = tempfile::tempdir().expect("dir");
     let gz = |name: &str, text: &str| {
