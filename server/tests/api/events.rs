@@ -352,7 +352,11 @@ both!(a_saga_interrupted_after_any_step_finishes_exactly_once, |app: TestApp| as
                 let _ = engine.run_once().await;
             }
         });
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // it hangs right after that effect: wait for it (a loaded machine may take a while), then kill it
+        let waited = std::time::Instant::now();
+        while steps_done(&db, "saga.do", &id).await.last() != Some(&crash_at) && waited.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         first.abort();
         assert_eq!(steps_done(&db, "saga.do", &id).await.last(), Some(&crash_at));
         // a new process picks it up once the lease expired
@@ -377,7 +381,11 @@ both!(a_failing_saga_compensates_in_reverse_even_when_interrupted, |app: TestApp
             let _ = engine.run_once().await;
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // it hangs compensating step 1 (after undoing nothing yet): wait for that state, then kill it
+    let waited = std::time::Instant::now();
+    while engine.get(&saga).await.expect("get").expect("saga").status != SagaStatus::Compensating && waited.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     first.abort();
     assert_eq!(engine.get(&saga).await.expect("get").expect("saga").status, SagaStatus::Compensating);
     hang.store(usize::MAX, Ordering::SeqCst);
