@@ -178,6 +178,18 @@ pub fn cart_cookie(token: &str, secure: bool) -> String {
 pub const RECENT_COOKIE: &str = "bespoke_recent";
 const RECENT_MAX: usize = 12;
 
+/// Personalised search (the page and the API): re-orders `hits` for this person with
+/// `Recommender::rerank`; returns whether anything moved.
+pub fn personalize_hits(rec: &recommend::Recommender, user_id: &str, hits: &mut Vec<search::Hit>) -> bool {
+    let mut pairs: Vec<(String, f32)> = hits.iter().map(|h| (h.product_id.clone(), h.score)).collect();
+    if !rec.rerank(user_id, &mut pairs) {
+        return false;
+    }
+    let mut by_id: std::collections::HashMap<String, search::Hit> = hits.drain(..).map(|h| (h.product_id.clone(), h)).collect();
+    *hits = pairs.iter().filter_map(|(id, _)| by_id.remove(id)).collect();
+    true
+}
+
 /// The listing ids in the recent-views cookie, newest first (anything else in it is ignored).
 pub fn recent_views(headers: &http::HeaderMap) -> Vec<String> {
     cookie_value(headers, RECENT_COOKIE)

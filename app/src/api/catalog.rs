@@ -261,12 +261,7 @@ pub async fn search_products(params: SearchParams) -> Result<SearchView, AppErro
     let personal_available = me.as_deref().is_some_and(|u| rec.knows(u));
     let mut personalized = false;
     if let (Some(u), true) = (&me, params.personal != "off") {
-        let mut pairs: Vec<(String, f32)> = r.hits.iter().map(|h| (h.product_id.clone(), h.score)).collect();
-        if rec.rerank(u, &mut pairs) {
-            let mut by_id: std::collections::HashMap<String, search::Hit> = r.hits.drain(..).map(|h| (h.product_id.clone(), h)).collect();
-            r.hits = pairs.iter().filter_map(|(id, _)| by_id.remove(id)).collect();
-            personalized = true;
-        }
+        personalized = crate::ssr::personalize_hits(rec, u, &mut r.hits);
     }
     let categories = cx.services.catalog.categories().await.map_err(|e| cx.internal(e))?;
     let category_name = q.category.as_ref().and_then(|p| categories.iter().find(|c| &c.path == p)).map(|c| c.name.clone());

@@ -152,12 +152,7 @@ async fn search(State(st): State<AppState>, headers: HeaderMap, Query(p): Query<
     let mut personalized = false;
     if wants {
         if let Some(v) = viewer(&st, &headers).await {
-            let mut pairs: Vec<(String, f32)> = res.hits.iter().map(|h| (h.product_id.clone(), h.score)).collect();
-            if st.recommend.rerank(&v.user.id.to_string(), &mut pairs) {
-                let mut by_id: std::collections::HashMap<String, search::Hit> = res.hits.drain(..).map(|h| (h.product_id.clone(), h)).collect();
-                res.hits = pairs.iter().filter_map(|(id, _)| by_id.remove(id)).collect();
-                personalized = true;
-            }
+            personalized = app::ssr::personalize_hits(&st.recommend, &v.user.id.to_string(), &mut res.hits);
         }
     }
     let mut body = serde_json::to_value(res).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
