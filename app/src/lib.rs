@@ -13,10 +13,10 @@ pub mod ssr;
 pub use error::AppError;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use crate::{api::UserView, components::Shell, pages::*};
@@ -31,6 +31,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             ro.insert_header(http::HeaderName::from_static("x-bespoke-csp-nonce"), v);
         }
     }
+    // the stylesheet is named like the bundle (content-hashed by the build)
+    let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -38,6 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="description" content="Bespoke: buy from and commission work directly from independent dealers." />
+                <link rel="stylesheet" href=css />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -59,7 +62,6 @@ pub fn App() -> impl IntoView {
     provide_context(CurrentUser(user));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/bespoke.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         // leptos_meta writes the title into the server-rendered <head> unescaped: angle brackets from
         // user text (a listing's title) must not be able to close the <title> element
@@ -69,17 +71,19 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <Shell>
+                // the pages a CDN may keep for anonymous visitors are rendered whole before they are
+                // sent (not streamed out of order), so the same data gives the same bytes and ETag
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage />
-                    <Route path=path!("/sign-up") view=SignUpPage />
-                    <Route path=path!("/sign-in") view=SignInPage />
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/sign-up") view=SignUpPage ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/dealer") view=DealerPage />
                     <Route path=path!("/dealer/import") view=ImportPage />
                     <Route path=path!("/dealer/products/:id") view=ListingEditorPage />
-                    <Route path=path!("/search") view=SearchPage />
-                    <Route path=path!("/p/:slug") view=ProductPage />
-                    <Route path=path!("/s/:slug") view=StorePage />
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
+                    <Route path=path!("/p/:slug") view=ProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/s/:slug") view=StorePage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage />
                     <Route path=path!("/notifications") view=NotificationsPage />
                     <Route path=path!("/cart") view=CartPage />

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod http;
+pub mod lambda;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -167,6 +167,10 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if server::lambda::detected() && std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_none() {
+        // a REST API's stage name is not part of our routes (set before any thread exists)
+        std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true");
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -193,6 +197,9 @@ fn main() -> ExitCode {
 
 async fn run(cmd: Command, settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
+        Command::Serve if server::lambda::detected() => {
+            server::lambda::run(settings).await.map_err(|e| e.to_string())?;
+        }
         Command::Serve => {
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), backend = ?app.state.db.backend(), "listening on http://{}:{}", app.state.settings.addr.ip(), app.port());

@@ -284,6 +284,15 @@ fn leptos_options(settings: &Settings) -> LeptosOptions {
     if let Some(root) = &settings.site_root {
         opts.site_root = root.display().to_string().into();
     }
+    // the build names the bundle after a hash of its content (`bespoke-<hash>.js`, `_bg.wasm`,
+    // `.css`) and writes that name here, so the files can be cached for ever
+    let bundle = std::path::Path::new(opts.site_root.as_ref()).join("bundle.txt");
+    if let Ok(name) = std::fs::read_to_string(&bundle) {
+        let name = name.trim();
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            opts.output_name = name.to_owned().into();
+        }
+    }
     opts.site_addr = settings.addr;
     opts
 }
@@ -295,62 +304,11 @@ impl Application {
     }
 
     pub async fn build_with_db(settings: Settings, db: Db) -> Result<Self, StartError> {
-        let accounts = Accounts::new(db.clone(), accounts_config(&settings));
-        let hub = Hub::for_db(&db);
-        let bus = event_bus(&db, &hub, &settings).await?;
-        let catalog = catalog(&db, &settings);
-        // the category tree is reference data every deployment has (idempotent)
-        crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
-        let (search, stats) = SearchIndex::build(db.clone(), catalog.clone()).await.map_err(|e| StartError::Search(e.to_string()))?;
-        tracing::info!(documents = stats.documents, ms = stats.took.as_millis() as u64, "search index built");
-        let started = std::time::Instant::now();
-        let recommend = recommend::Recommender::start(db.clone(), catalog.clone(), settings.recommend.clone()).await.map_err(|e| StartError::Search(e.to_string()))?;
-        tracing::info!(ms = started.elapsed().as_millis() as u64, model = recommend.model_id().as_deref().unwrap_or("none"), "recommendations ready");
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
-        let (provider, sandbox) = payment_provider(&db, &settings)?;
-        let orders = Orders::new(db.clone(), catalog.clone(), hub.clone(), provider, orders_config(&settings));
-        let sagas = saga_engine(&db, &orders, &settings);
-        if let Some(sb) = &sandbox {
-            let base = settings.public_url.clone().unwrap_or_else(|| {
-                let addr = listener.local_addr().unwrap_or(settings.addr);
-                let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
-                format!("http://{host}:{}", addr.port())
-            });
-            sb.set_webhook_endpoint(format!("{base}/api/v1/payments/webhooks/sandbox"));
-        }
-        // reference images in private threads live outside the public media folder
-        let custom = customization::Customization::new(db.clone(), hub.clone(), catalog.clone(), orders.clone(), catalog::LocalDiskStore::new(settings.data_dir.join("private")));
-        let state = AppState {
-            leptos_options: leptos_options(&settings),
-            hub,
-            sagas,
-            orders,
-            custom,
-            sockets: Default::default(),
-            sandbox,
-            notifications: Notifications::new(db.clone()),
-            views: crate::views::ViewRecorder::new(catalog.clone()),
-            catalog,
-            search,
-            db,
-            accounts,
-            bus,
-            metrics: Arc::new(Metrics::default()),
-            limiter: Arc::new(crate::http::guard::Limiter::new(settings.limits)),
-            started: std::time::Instant::now(),
-            recommend,
-            oidc: settings.oidc.clone().map(|mut c| {
-                // without a public URL the provider sends people back to the address we listen on
-                if settings.public_url.is_none() {
-                    let addr = listener.local_addr().unwrap_or(settings.addr);
-                    c.redirect_uri = format!("http://{}:{}/auth/oidc/callback", addr.ip(), addr.port());
-                }
-                accounts::oidc::Oidc::new(c)
-            }),
-            settings: Arc::new(settings),
-        };
+        let local = listener.local_addr().unwrap_or(settings.addr);
+        let state = assemble(settings, db, Some(local)).await?;
         let router = router(state.clone());
         Ok(Self { listener, router, state })
     }
@@ -363,23 +321,7 @@ impl Application {
     /// PostgreSQL) the LISTEN connection run beside the server and stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let stop = Arc::new(Notify::new());
-        let st = &self.state;
-        let mut tasks = Vec::new();
-        if st.settings.events_mode == EventsMode::Background {
-            tasks.push(tokio::spawn(st.bus.clone().run(stop.clone())));
-            tasks.push(tokio::spawn(st.sagas.clone().run(stop.clone(), Duration::from_secs(5))));
-        }
-        tasks.push(tokio::spawn(st.search.clone().follow(stop.clone())));
-        tasks.push(tokio::spawn(st.recommend.clone().follow(stop.clone())));
-        tasks.push(tokio::spawn(st.views.clone().run(stop.clone())));
-        if let Some(sb) = &st.sandbox {
-            tasks.push(tokio::spawn(sb.clone().run(stop.clone())));
-        }
-        tasks.push(tokio::spawn(sweep(st.orders.clone(), st.custom.clone(), stop.clone())));
-        // the hub needs the listener in both modes (it carries chat and tracking pushes)
-        if let Some(t) = kernel::hub::spawn_pg_listener(&st.db, st.hub.clone(), stop.clone()) {
-            tasks.push(t);
-        }
+        let tasks = spawn_background(&self.state, &stop);
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let res = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
         stop.notify_waiters();
@@ -389,6 +331,94 @@ impl Application {
         }
         res
     }
+}
+
+/// Every service of the process wired together. `local` is the address this process listens on
+/// (none under AWS Lambda, where the public URL must name the deployment).
+pub async fn assemble(settings: Settings, db: Db, local: Option<SocketAddr>) -> Result<AppState, StartError> {
+    let accounts = Accounts::new(db.clone(), accounts_config(&settings));
+    let hub = Hub::for_db(&db);
+    let bus = event_bus(&db, &hub, &settings).await?;
+    let catalog = catalog(&db, &settings);
+    // the category tree is reference data every deployment has (idempotent)
+    crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
+    // the search index and the recommendations' item space are built side by side (each on a
+    // blocking thread): a cold start waits for the slower of the two, not their sum
+    let started = std::time::Instant::now();
+    let (search, recommend) = tokio::join!(
+        SearchIndex::build(db.clone(), catalog.clone()),
+        recommend::Recommender::start(db.clone(), catalog.clone(), settings.recommend.clone())
+    );
+    let (search, stats) = search.map_err(|e| StartError::Search(e.to_string()))?;
+    tracing::info!(documents = stats.documents, ms = stats.took.as_secs_f64() * 1e3, "search index built");
+    let recommend = recommend.map_err(|e| StartError::Search(e.to_string()))?;
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, model = recommend.model_id().as_deref().unwrap_or("none"), "search and recommendations ready");
+    let (provider, sandbox) = payment_provider(&db, &settings)?;
+    let orders = Orders::new(db.clone(), catalog.clone(), hub.clone(), provider, orders_config(&settings));
+    let sagas = saga_engine(&db, &orders, &settings);
+    if let Some(sb) = &sandbox {
+        let base = settings.public_url.clone().unwrap_or_else(|| {
+            let addr = local.unwrap_or(settings.addr);
+            let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+            format!("http://{host}:{}", addr.port())
+        });
+        sb.set_webhook_endpoint(format!("{base}/api/v1/payments/webhooks/sandbox"));
+    }
+    // reference images in private threads live outside the public media folder
+    let custom = customization::Customization::new(db.clone(), hub.clone(), catalog.clone(), orders.clone(), catalog::LocalDiskStore::new(settings.data_dir.join("private")));
+    let state = AppState {
+        leptos_options: leptos_options(&settings),
+        hub,
+        sagas,
+        orders,
+        custom,
+        sockets: Default::default(),
+        sandbox,
+        notifications: Notifications::new(db.clone()),
+        views: crate::views::ViewRecorder::new(catalog.clone()),
+        catalog,
+        search,
+        db,
+        accounts,
+        bus,
+        metrics: Arc::new(Metrics::default()),
+        limiter: Arc::new(crate::http::guard::Limiter::new(settings.limits)),
+        started: std::time::Instant::now(),
+        recommend,
+        oidc: settings.oidc.clone().map(|mut c| {
+            // without a public URL the provider sends people back to the address we listen on
+            if let (None, Some(addr)) = (&settings.public_url, local) {
+                c.redirect_uri = format!("http://{}:{}/auth/oidc/callback", addr.ip(), addr.port());
+            }
+            accounts::oidc::Oidc::new(c)
+        }),
+        settings: Arc::new(settings),
+    };
+    Ok(state)
+}
+
+/// The loops that run beside the server and stop with `stop`: in background mode the event
+/// dispatcher and the saga runner; always the search index and the recommendations following the
+/// catalogue, the view recorder, the sandbox's webhooks, the minute sweep and (on PostgreSQL) the
+/// hub's LISTEN connection. Under AWS Lambda they run while an invocation keeps the instance awake.
+pub fn spawn_background(st: &AppState, stop: &Arc<Notify>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if st.settings.events_mode == EventsMode::Background {
+        tasks.push(tokio::spawn(st.bus.clone().run(stop.clone())));
+        tasks.push(tokio::spawn(st.sagas.clone().run(stop.clone(), Duration::from_secs(5))));
+    }
+    tasks.push(tokio::spawn(st.search.clone().follow(stop.clone())));
+    tasks.push(tokio::spawn(st.recommend.clone().follow(stop.clone())));
+    tasks.push(tokio::spawn(st.views.clone().run(stop.clone())));
+    if let Some(sb) = &st.sandbox {
+        tasks.push(tokio::spawn(sb.clone().run(stop.clone())));
+    }
+    tasks.push(tokio::spawn(sweep(st.orders.clone(), st.custom.clone(), stop.clone())));
+    // the hub needs the listener in both modes (it carries chat and tracking pushes)
+    if let Some(t) = kernel::hub::spawn_pg_listener(&st.db, st.hub.clone(), stop.clone()) {
+        tasks.push(t);
+    }
+    tasks
 }
 
 pub fn router(state: AppState) -> Router {
@@ -406,7 +436,11 @@ pub fn router(state: AppState) -> Router {
     http::routes(state.clone())
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::guard::guard))
+        .layer(axum::middleware::from_fn(http::cache::cache))
         .layer(axum::middleware::from_fn_with_state(state, http::middleware::observe))
+        // Brotli or gzip for what the client accepts (not images, not event streams; the bundle's
+        // precompressed copies pass through as they are)
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// Every minute: completes delivered orders whose payout hold ended, and expires quotes.

@@ -6,6 +6,8 @@ use crate::{api::catalog::home_rails, components::*, CurrentUser};
 pub fn HomePage() -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
     let rails = Resource::new(|| (), |_| home_rails());
+    // created here, not inside the rails' Suspend (which may run twice): one resource per render
+    let picks = Resource::new(|| (), |_| crate::api::recommend::recommended_for_you());
     let greeting = move || {
         Suspend::new(async move {
             match user.await.ok().flatten() {
@@ -50,7 +52,7 @@ pub fn HomePage() -> impl IntoView {
                             }).collect_view()}
                         </nav>
                         <Rail title="Featured" cards=h.featured testid="rail-featured" />
-                        <Recommended />
+                        <Recommended picks />
                         <Rail title="New in" cards=h.newest testid="rail-new" />
                         <Rail title="Trending" cards=h.trending testid="rail-trending" />
                     }.into_any(),
@@ -63,8 +65,7 @@ pub fn HomePage() -> impl IntoView {
 /// "Recommended for you": personal picks (the person's signals, this session's views) with the
 /// reason for each; popular listings for someone new.
 #[component]
-fn Recommended() -> impl IntoView {
-    let picks = Resource::new(|| (), |_| crate::api::recommend::recommended_for_you());
+fn Recommended(picks: Resource<Result<crate::api::recommend::RecommendedView, crate::AppError>>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <section class="mt-10" aria-busy="true"><h2 class="mb-3 text-xl font-bold tracking-tight">"Recommended for you"</h2><Loading /></section> }>
             {move || Suspend::new(async move {

@@ -259,8 +259,12 @@ pub fn page_policy(nonce: Option<&str>, stripe: bool) -> String {
 }
 
 fn secure_headers(state: &AppState, res: &mut Response<Body>) {
+    let nonce = res.headers_mut().remove(NONCE_HEADER).and_then(|v| v.to_str().ok().map(str::to_owned));
+    if let Some(n) = &nonce {
+        // the caching layer outside blanks it out of the page's ETag
+        res.extensions_mut().insert(super::cache::CspNonce(n.clone()));
+    }
     let h = res.headers_mut();
-    let nonce = h.remove(NONCE_HEADER).and_then(|v| v.to_str().ok().map(str::to_owned));
     let html = h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let stripe = state.settings.payments.provider == crate::config::PaymentsProvider::Stripe;
     let csp = if html { page_policy(nonce.as_deref(), stripe) } else { "default-src 'none'; frame-ancestors 'none'; sandbox".to_owned() };

@@ -57,7 +57,10 @@ fn client_ip(req: &Request, trust_proxy: bool) -> Option<String> {
             return Some(first.to_owned());
         }
     }
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .or_else(|| crate::lambda::source_ip(req.extensions()))
 }
 
 fn is_read_only(method: &str) -> bool {

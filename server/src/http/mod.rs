@@ -3,6 +3,7 @@
 
 pub mod admin_api;
 pub mod api;
+pub mod cache;
 pub mod catalog_api;
 pub mod custom_api;
 pub mod error;
@@ -43,6 +44,13 @@ pub fn routes(state: AppState) -> Router {
         .route("/art/{name}", get(catalog_api::art))
         .route("/auth/oidc/start", get(oidc::start))
         .route("/auth/oidc/callback", get(oidc::callback))
+        .nest_service(
+            "/pkg",
+            // the build writes Brotli and gzip copies beside each bundle file
+            tower_http::services::ServeDir::new(std::path::Path::new(state.leptos_options.site_root.as_ref()).join(state.leptos_options.site_pkg_dir.as_ref()))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
         .nest_service(
             "/media",
             tower::ServiceBuilder::new()

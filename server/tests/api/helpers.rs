@@ -140,11 +140,22 @@ where
     F: FnOnce(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    run_spawned(backend, spawn_seeded(backend, products), body).await
+}
+
+/// Runs `body` on the app `spawn` starts (skipped on PostgreSQL when it is unreachable), then drops
+/// its PostgreSQL database.
+pub async fn run_spawned<S, F, Fut>(backend: Backend, spawn: S, body: F)
+where
+    S: std::future::Future<Output = TestApp>,
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     if backend == Backend::Postgres && pg_admin_url().is_none() {
         eprintln!("SKIPPED on PostgreSQL: BESPOKE_SKIP_PG=1 (PostgreSQL unreachable)");
         return;
     }
-    let app = spawn_seeded(backend, products).await;
+    let app = spawn.await;
     let pg = app.pg_name.clone();
     body(app).await;
     if let Some(name) = pg {

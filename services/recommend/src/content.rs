@@ -19,8 +19,8 @@ pub struct Vectors {
     pub vocab: HashMap<String, u32>,
     df: Vec<u32>,
     pub items: Vec<Vec<(u32, f32)>>,
-    /// term → items containing it (for neighbour search)
-    postings: Vec<Vec<u32>>,
+    /// term → (item containing it, the term's weight in that item), for neighbour search
+    postings: Vec<Vec<(u32, f32)>>,
 }
 
 impl Vectors {
@@ -49,7 +49,7 @@ impl Vectors {
         for (i, m) in tf.into_iter().enumerate() {
             let v = weigh(m, n, &df);
             for x in &v {
-                postings[x.0 as usize].push(i as u32);
+                postings[x.0 as usize].push((i as u32, x.1));
             }
             items.push(v);
         }
@@ -61,7 +61,7 @@ impl Vectors {
     pub fn upsert(&mut self, k: usize, doc: &[String]) {
         if let Some(old) = self.items.get(k) {
             for &(t, _) in old {
-                self.postings[t as usize].retain(|&j| j as usize != k);
+                self.postings[t as usize].retain(|&(j, _)| j as usize != k);
             }
         }
         let mut tf: HashMap<u32, f32> = HashMap::new();
@@ -81,7 +81,7 @@ impl Vectors {
         let n = (self.items.len().max(k + 1)) as f32;
         let v = weigh(tf, n, &self.df);
         for x in &v {
-            self.postings[x.0 as usize].push(k as u32);
+            self.postings[x.0 as usize].push((k as u32, x.1));
             if self.df[x.0 as usize] == 0 {
                 self.df[x.0 as usize] = 1;
             }
@@ -119,17 +119,15 @@ impl Vectors {
                 if p.len() > limit {
                     continue;
                 }
-                for &j in p {
+                for &(j, wj) in p {
                     if j as usize == item {
                         continue;
                     }
-                    if let Ok(pos) = self.items[j as usize].binary_search_by_key(&t, |x| x.0) {
-                        let slot = &mut acc[j as usize];
-                        if *slot == 0.0 {
-                            touched.push(j);
-                        }
-                        *slot += w * self.items[j as usize][pos].1;
+                    let slot = &mut acc[j as usize];
+                    if *slot == 0.0 {
+                        touched.push(j);
                     }
+                    *slot += w * wj;
                 }
             }
             let mut out: Vec<(u32, f32)> = Vec::with_capacity(touched.len());

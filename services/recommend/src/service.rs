@@ -34,11 +34,14 @@ pub struct RecSettings {
     pub retrain_hours: u64,
     pub epochs: usize,
     pub personalize_search: bool,
+    /// Whether the follow loop trains when a retraining is due. Off under AWS Lambda, where an
+    /// instance sleeps between requests: a scheduled invocation retrains there instead.
+    pub train_while_following: bool,
 }
 
 impl Default for RecSettings {
     fn default() -> Self {
-        RecSettings { weight_view: 1.0, weight_cart: 3.0, weight_purchase: 4.0, weight_custom: 4.0, retrain_after: 500, retrain_hours: 24, epochs: 15, personalize_search: true }
+        RecSettings { weight_view: 1.0, weight_cart: 3.0, weight_purchase: 4.0, weight_custom: 4.0, retrain_after: 500, retrain_hours: 24, epochs: 15, personalize_search: true, train_while_following: true }
     }
 }
 
@@ -283,9 +286,11 @@ pub fn subject_of_user(user_id: &str) -> String {
 impl Recommender {
     /// Builds the item space from the published catalogue and loads the newest good model.
     pub async fn start(db: Db, catalog: Catalog, settings: RecSettings) -> Result<Self, ServiceError> {
+        let started = Instant::now();
         let cursor = kernel::outbox::last_seq(&db).await?;
         let rows = catalog.index_rows(None).await?;
         let space = tokio::task::spawn_blocking(move || ItemSpace::build(&rows)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
+        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "recommendations: item space built");
         let me = Recommender {
             inner: Arc::new(Inner {
                 db,
@@ -359,6 +364,7 @@ impl Recommender {
     }
 
     async fn load(&self, id: &str) -> Result<(), ServiceError> {
+        let started = Instant::now();
         let row = sqlx::query("SELECT onnx, users, items FROM rec_model WHERE model_id = $1").bind(id).fetch_one(self.inner.db.reader()).await?;
         let bytes: Vec<u8> = row.try_get(0)?;
         let users: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or_default();
@@ -374,7 +380,7 @@ impl Recommender {
         if let Ok(mut g) = self.inner.model.write() {
             *g = Some(Arc::new(served));
         }
-        tracing::info!(model = id, "recommendation model loaded");
+        tracing::info!(model = id, ms = started.elapsed().as_secs_f64() * 1e3, "recommendation model loaded");
         Ok(())
     }
 
@@ -656,10 +662,12 @@ impl Recommender {
                 if let Err(e) = self.load_latest().await {
                     tracing::warn!(error = %e, "recommendations: model check failed");
                 }
-                match self.retrain_if_due().await {
-                    Ok(Some(m)) => tracing::info!(model = %m.model_id, status = %m.status, "recommendation model retrained"),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "recommendations: retraining failed"),
+                if self.inner.settings.train_while_following {
+                    match self.retrain_if_due().await {
+                        Ok(Some(m)) => tracing::info!(model = %m.model_id, status = %m.status, "recommendation model retrained"),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "recommendations: retraining failed"),
+                    }
                 }
             }
             if last_rebuild.elapsed() >= Duration::from_secs(600) {

@@ -1,0 +1,152 @@
+//! Cold start: process exec → the first 200 on `/`, with the demo catalogue (10,000 listings by
+//! default) and a trained recommendation model in the database, on each backend. The server's own
+//! log gives the parts: opening the database, the search index and the recommendations' item space
+//! (built side by side), and loading the ONNX model into tract.
+//!
+//! `cargo build --release -p server -p bench && ./target/release/coldstart [--products 10000 --runs 15 --backends sqlite,postgres]`
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use bench::{arg, cleanup, free_port, fresh_database, rss_kib};
+use serde_json::Value;
+
+#[derive(Default, Clone, Copy)]
+struct Run {
+    first_200: f64,
+    index: f64,
+    item_space: f64,
+    model: f64,
+    ready: f64,
+    rss_mib: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        0.0
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+fn server_exe() -> std::path::PathBuf {
+    std::env::current_exe().map(|e| e.with_file_name("server")).unwrap_or_else(|_| "server".into())
+}
+
+/// Seeds `url` with the catalogue and the demo shoppers' history, which trains the first model.
+fn seed(url: &str, dir: &std::path::Path, products: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let status = Command::new(server_exe())
+        .args(["seed", "--products", &products.to_string(), "--shoppers", "120"])
+        .env("DATABASE_URL", url)
+        .env("BESPOKE_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err("seeding failed (build the server first: cargo build --release -p server)".into());
+    }
+    eprintln!("seeded {products} listings and a model in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn field(v: &Value, name: &str) -> f64 {
+    v["fields"][name].as_f64().unwrap_or(0.0)
+}
+
+fn once(url: &str, dir: &std::path::Path) -> Result<Run, Box<dyn std::error::Error>> {
+    let port = free_port();
+    let t0 = Instant::now();
+    let mut child = Command::new(server_exe())
+        .env("DATABASE_URL", url)
+        .env("BESPOKE_DATA_DIR", dir)
+        .env("BESPOKE_ADDR", format!("127.0.0.1:{port}"))
+        .env("BESPOKE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env("MALLOC_MMAP_THRESHOLD_", "131072")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let log = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let mut run = Run::default();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        // a blocking GET on a fresh connection, as the first visitor's would be
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+            if s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").is_ok() {
+                let mut head = [0u8; 12];
+                if s.read_exact(&mut head).is_ok() && &head[9..12] == b"200" {
+                    run.first_200 = t0.elapsed().as_secs_f64() * 1e3;
+                    let mut rest = Vec::new();
+                    let _ = s.read_to_end(&mut rest);
+                    break;
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("the server did not answer 200 on / within 120 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    run.rss_mib = rss_kib(child.id()) as f64 / 1024.0;
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in log.join().unwrap_or_default() {
+        let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+        match v["fields"]["message"].as_str().unwrap_or("") {
+            "search index built" => run.index = field(&v, "ms"),
+            "recommendations: item space built" => run.item_space = field(&v, "ms"),
+            "recommendation model loaded" => run.model = field(&v, "ms"),
+            "search and recommendations ready" => run.ready = field(&v, "ms"),
+            _ => {}
+        }
+    }
+    Ok(run)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let products: usize = arg("--products").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(15);
+    let backends = arg("--backends").unwrap_or_else(|| "sqlite,postgres".into());
+    println!("| backend | exec → first 200 on `/` p50 (min–max) ms | search index ms | item space ms | model load (tract) ms | index ∥ item space + model ms | RSS at first page MiB |");
+    println!("|---|---|---|---|---|---|---|");
+    for backend in backends.split(',') {
+        let (url, drop_sql) = fresh_database(backend).await?;
+        let dir = std::env::temp_dir().join(format!("bespoke-coldstart-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let (url2, dir2) = (url.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || seed(&url2, &dir2, products).map_err(|e| e.to_string())).await??;
+        // one run to warm the page cache (a deployed function's image is on local disk too)
+        let (url2, dir2) = (url.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || once(&url2, &dir2).map_err(|e| e.to_string())).await??;
+        let mut all = Vec::new();
+        for _ in 0..runs {
+            let (url2, dir2) = (url.clone(), dir.clone());
+            all.push(tokio::task::spawn_blocking(move || once(&url2, &dir2).map_err(|e| e.to_string())).await??);
+        }
+        let first: Vec<f64> = all.iter().map(|r| r.first_200).collect();
+        let (lo, hi) = (first.iter().copied().fold(f64::INFINITY, f64::min), first.iter().copied().fold(0.0, f64::max));
+        println!(
+            "| {backend} | {:.0} ({lo:.0}–{hi:.0}) | {:.0} | {:.0} | {:.1} | {:.0} | {:.0} |",
+            median(first.clone()),
+            median(all.iter().map(|r| r.index).collect()),
+            median(all.iter().map(|r| r.item_space).collect()),
+            median(all.iter().map(|r| r.model).collect()),
+            median(all.iter().map(|r| r.ready).collect()),
+            median(all.iter().map(|r| r.rss_mib).collect()),
+        );
+        cleanup(drop_sql).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("\n{products} listings, a model trained on 120 demo shoppers; {runs} runs per backend after one warm-up; release build.");
+    Ok(())
+}
