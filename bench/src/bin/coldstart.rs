@@ -54,8 +54,9 @@ fn seed(url: &str, dir: &std::path::Path, products: usize) -> Result<(), Box<dyn
     Ok(())
 }
 
+/// A field of a JSON log line (the server flattens events' fields into the line).
 fn field(v: &Value, name: &str) -> f64 {
-    v["fields"][name].as_f64().unwrap_or(0.0)
+    v[name].as_f64().or_else(|| v["fields"][name].as_f64()).unwrap_or(0.0)
 }
 
 fn once(url: &str, dir: &std::path::Path) -> Result<Run, Box<dyn std::error::Error>> {
@@ -101,7 +102,7 @@ fn once(url: &str, dir: &std::path::Path) -> Result<Run, Box<dyn std::error::Err
     let _ = child.wait();
     for line in log.join().unwrap_or_default() {
         let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
-        match v["fields"]["message"].as_str().unwrap_or("") {
+        match v["message"].as_str().or_else(|| v["fields"]["message"].as_str()).unwrap_or("") {
             "search index built" => run.index = field(&v, "ms"),
             "recommendations: item space built" => run.item_space = field(&v, "ms"),
             "recommendation model loaded" => run.model = field(&v, "ms"),

@@ -287,14 +287,12 @@ async fn closed_loop(client: &reqwest::Client, urls: Arc<Vec<String>>, conc: usi
     (done.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64(), errors.load(Ordering::Relaxed))
 }
 
-fn hello(port: u16) -> ! {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    rt.block_on(async move {
-        let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
-        axum::serve(l, app).await.expect("serve");
-    });
-    std::process::exit(0)
+/// The ceiling's server: axum's hello world, on this process's runtime (two worker threads here).
+async fn hello(port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(l, app).await?;
+    Ok(())
 }
 
 async fn wait_ready(base: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -368,7 +366,7 @@ fn chart(rows: &[Row], path: &str, hello_p: Option<f64>) -> std::io::Result<()> 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(p) = arg("--hello").and_then(|v| v.parse().ok()) {
-        hello(p);
+        return hello(p).await;
     }
     let users: usize = arg("--users").and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let think: f64 = arg("--think").and_then(|v| v.parse().ok()).unwrap_or(20.0);
@@ -536,6 +534,14 @@ async fn drive(sh: Arc<Shared>, pid: u32, users: usize, think: f64, secs: f64, l
         let _ = sampler.await;
         let row = report_level(pct, active, think, secs, &samples, cpu, rss_peak.load(Ordering::Relaxed) as f64 / 1024.0);
         eprintln!("{pct:>3} %: {} users, {:.0} req/s, p50 {} p99 {} ms, errors {}", active, row.rps, ms(row.p50), ms(row.p99), row.errors);
+        let mut kinds: Vec<Action> = samples.iter().map(|s| s.0).collect();
+        kinds.sort();
+        kinds.dedup();
+        for k in kinds {
+            let mut lat: Vec<Duration> = samples.iter().filter(|s| s.0 == k).map(|s| s.1).collect();
+            lat.sort();
+            eprintln!("      {:<22} {:>6} p50 {:>10} p99 {:>10} ms", k.name(), lat.len(), ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
+        }
         if pct == *levels.last().unwrap_or(&100) {
             by_action_full = samples;
         }

@@ -25,13 +25,13 @@ macro_rules! both_with_bundle {
     ($name:ident, $body:expr) => {
         mod $name {
             use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                with_bundle(Backend::Sqlite, $body).await
+            #[test]
+            fn sqlite() {
+                bounded(|| with_bundle(Backend::Sqlite, $body))
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                with_bundle(Backend::Postgres, $body).await
+            #[test]
+            fn postgres() {
+                bounded(|| with_bundle(Backend::Postgres, $body))
             }
         }
     };
@@ -50,9 +50,16 @@ fn h(res: &reqwest::Response, name: header::HeaderName) -> String {
 }
 
 both_with_bundle!(anonymous_pages_are_cached_at_the_edge_and_revalidate, |app: TestApp| async move {
-    // the first render after start may still see the recommendations settling; then it is stable
-    assert_eq!(app.get("/", None).await.status(), StatusCode::OK);
-    let res = app.get("/", None).await;
+    // the first renders after start may still see the recommendations settling (a slow machine
+    // takes a while): two renders in a row then agree
+    let (mut res, mut again) = (app.get("/", None).await, app.get("/", None).await);
+    for _ in 0..20 {
+        if h(&res, header::ETAG) == h(&again, header::ETAG) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        (res, again) = (again, app.get("/", None).await);
+    }
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(h(&res, header::CACHE_CONTROL), "public, max-age=0, s-maxage=60, stale-while-revalidate=600");
     assert!(h(&res, header::VARY).to_ascii_lowercase().contains("cookie"), "{:?}", res.headers());
@@ -60,13 +67,11 @@ both_with_bundle!(anonymous_pages_are_cached_at_the_edge_and_revalidate, |app: T
     assert!(etag.starts_with("W/\"") && etag.len() > 10, "{etag}");
     let csp = h(&res, header::CONTENT_SECURITY_POLICY);
     assert!(csp.contains("'nonce-"), "{csp}");
-    let html = res.text().await.expect("page");
-    assert!(html.contains(&format!("/pkg/{BUNDLE}.css")) && html.contains(&format!("/pkg/{BUNDLE}.js")), "the page names the hashed bundle");
-
     // another render has another nonce but the same tag
-    let again = app.get("/", None).await;
     assert_eq!(h(&again, header::ETAG), etag, "the nonce is not part of the tag");
     assert_ne!(h(&again, header::CONTENT_SECURITY_POLICY), csp, "each render has its own nonce");
+    let html = res.text().await.expect("page");
+    assert!(html.contains(&format!("/pkg/{BUNDLE}.css")) && html.contains(&format!("/pkg/{BUNDLE}.js")), "the page names the hashed bundle");
 
     // revalidation: 304, no body, and no policy that would not match the stored copy's nonce
     let res = app.client.get(app.url("/")).header(header::IF_NONE_MATCH, &etag).send().await.expect("request");

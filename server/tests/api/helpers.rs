@@ -17,13 +17,13 @@ macro_rules! both {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::helpers::run($crate::helpers::Backend::Sqlite, $body).await
+            #[test]
+            fn sqlite() {
+                $crate::helpers::bounded(|| $crate::helpers::run($crate::helpers::Backend::Sqlite, $body))
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::helpers::run($crate::helpers::Backend::Postgres, $body).await
+            #[test]
+            fn postgres() {
+                $crate::helpers::bounded(|| $crate::helpers::run($crate::helpers::Backend::Postgres, $body))
             }
         }
     };
@@ -155,11 +155,42 @@ where
         eprintln!("SKIPPED on PostgreSQL: BESPOKE_SKIP_PG=1 (PostgreSQL unreachable)");
         return;
     }
+    let started = std::time::Instant::now();
     let app = spawn.await;
+    eprintln!("[{:.1} s] {backend:?} app started at {}", started.elapsed().as_secs_f64(), app.base);
     let pg = app.pg_name.clone();
     body(app).await;
+    eprintln!("[{:.1} s] test body finished", started.elapsed().as_secs_f64());
     if let Some(name) = pg {
         drop_pg_database(&name).await;
+    }
+}
+
+/// Runs an async test on a runtime of its own (two workers, as `#[tokio::test]` had) under a
+/// watchdog: a test that hangs fails after `BESPOKE_TEST_LIMIT_SECS` (default 600) with what it
+/// printed so far, instead of holding the suite (and CI) until its deadline. Blocking tasks still
+/// running when the body ends get 10 s, not for ever.
+pub fn bounded<F, Fut>(make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let limit = Duration::from_secs(std::env::var("BESPOKE_TEST_LIMIT_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(600));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = std::thread::current().name().unwrap_or("test").to_owned();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(make())));
+            rt.shutdown_timeout(Duration::from_secs(10));
+            let _ = tx.send(outcome);
+        })
+        .expect("test thread");
+    match rx.recv_timeout(limit) {
+        Ok(Ok(())) => {}
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("the test did not finish within {} s (see above for how far it got)", limit.as_secs()),
     }
 }
 
@@ -169,13 +200,13 @@ macro_rules! both_seeded {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::helpers::run_seeded($crate::helpers::Backend::Sqlite, $n, $body).await
+            #[test]
+            fn sqlite() {
+                $crate::helpers::bounded(|| $crate::helpers::run_seeded($crate::helpers::Backend::Sqlite, $n, $body))
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::helpers::run_seeded($crate::helpers::Backend::Postgres, $n, $body).await
+            #[test]
+            fn postgres() {
+                $crate::helpers::bounded(|| $crate::helpers::run_seeded($crate::helpers::Backend::Postgres, $n, $body))
             }
         }
     };

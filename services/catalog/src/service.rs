@@ -440,14 +440,25 @@ impl Catalog {
     /// Most viewed and bought over the last 30 days.
     pub async fn trending(&self, limit: i64) -> Result<Vec<SummaryRow>, CatalogError> {
         let since = (db::day_of(Timestamp::now()) - db::POPULARITY_DAYS).to_string();
-        Ok(db::summaries(
+        // the window's most active listings first (through the day index: a few hundred rows, not
+        // a correlated sum per listing of the catalogue), then the newest to fill the rail
+        let mut rows = db::summaries(
             self.db.reader(),
-            "p.status = 'published'",
+            "p.status = 'published' AND p.product_id IN (SELECT a.product_id FROM product_activity_day a WHERE a.day >= CAST($1 AS BIGINT) \
+             GROUP BY a.product_id ORDER BY SUM(a.views + 20 * a.sales) DESC LIMIT 64)",
             "COALESCE((SELECT SUM(a.views + 20 * a.sales) FROM product_activity_day a WHERE a.product_id = p.product_id AND a.day >= CAST($1 AS BIGINT)), 0) DESC, p.published_at DESC",
             &[&since],
             limit,
         )
-        .await?)
+        .await?;
+        if (rows.len() as i64) < limit {
+            for r in self.newest(limit).await? {
+                if (rows.len() as i64) < limit && !rows.iter().any(|x| x.product_id == r.product_id) {
+                    rows.push(r);
+                }
+            }
+        }
+        Ok(rows)
     }
 
     /// Rows for the search index: all published products, or one product (empty if it is not published).

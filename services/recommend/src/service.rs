@@ -814,7 +814,9 @@ impl Recommender {
             let mut cfg = Config::new(Kind::NeuMF);
             cfg.factors = 16;
             cfg.layers = vec![64, 32, 16];
-            cfg.batch = 512;
+            // a young store's few hundred signals would make one or two steps an epoch at 512 and
+            // stop early having learnt nothing: at least ~32 steps an epoch
+            cfg.batch = (data.len() * (1 + cfg.negatives) / 32).clamp(32, 512);
             cfg.lr = 0.005;
             cfg.epochs = epochs;
             cfg.patience = 3;
