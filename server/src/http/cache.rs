@@ -13,6 +13,9 @@
 //! The page's CSP nonce differs on every render: the ETag is computed with it blanked out, and a
 //! 304 carries no `Content-Security-Policy`, so the stored copy keeps the policy that matches its
 //! own nonce.
+//!
+//! A GET that has no answer head after [`RENDER_LIMIT`] gets a 503 saying so, with `Retry-After`
+//! (a page whose render never settles must not hold a connection, a worker or a test for ever).
 
 use axum::{
     body::Body,
@@ -31,6 +34,8 @@ pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 pub const PUBLIC_PAGE: &str = "public, max-age=0, s-maxage=60, stale-while-revalidate=600";
 pub const PRIVATE: &str = "private, no-store";
 const STATIC_FILE: &str = "public, max-age=3600";
+/// How long a GET may take to produce its answer's head (a whole page, for the public ones).
+pub const RENDER_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Pages larger than this are sent as they stream, without an ETag.
 const MAX_TAGGED_PAGE: usize = 4 * 1024 * 1024;
 
@@ -107,13 +112,26 @@ fn page_digest(html: &str, nonce: Option<&str>) -> sha2::digest::Output<Sha256> 
 }
 
 pub async fn cache(req: Request, next: Next) -> Response {
+    cache_within(RENDER_LIMIT, req, next).await
+}
+
+async fn cache_within(limit: std::time::Duration, req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
     let path = req.uri().path().to_owned();
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let personal = is_personal(req.headers());
-    let mut res = next.run(req).await;
+    let Ok(mut res) = tokio::time::timeout(limit, next.run(req)).await else {
+        tracing::error!(path = %path, limit_ms = limit.as_millis() as u64, "no answer within the render limit");
+        let mut res = Response::new(Body::from("This page took too long to put together. Please try again in a moment.\n"));
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(PRIVATE));
+        return res;
+    };
     let ok = res.status() == StatusCode::OK;
     if let (Some(hash), true) = (bundle_hash(&path), ok) {
         let etag = format!("W/\"{hash}\"");
@@ -163,6 +181,26 @@ pub async fn cache(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_answer_that_never_comes_is_a_503_after_the_limit() {
+        use tower::ServiceExt;
+        let limit = std::time::Duration::from_millis(100);
+        let app = axum::Router::new()
+            .route("/slow", axum::routing::get(|| std::future::pending::<&'static str>()))
+            .route("/fast", axum::routing::get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(move |req, next| cache_within(limit, req, next)));
+        let started = std::time::Instant::now();
+        let res = app.clone().oneshot(Request::get("/slow").body(Body::empty()).expect("request")).await.expect("answer");
+        assert!(started.elapsed() >= limit && started.elapsed() < limit * 20, "{:?}", started.elapsed());
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], PRIVATE);
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.expect("body");
+        assert!(String::from_utf8_lossy(&body).contains("took too long"));
+        let res = app.oneshot(Request::get("/fast").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
 
     #[test]
     fn bundle_names_carry_their_hash() {
