@@ -424,11 +424,16 @@ impl Recommender {
                 break;
             }
         }
-        let bought: HashSet<&str> = history.items.iter().filter(|h| h.2).map(|h| h.0.as_str()).collect();
-        // what the person just looked at is not suggested back to them
-        let seen: HashSet<usize> = anchors.iter().copied().chain(recent.iter().filter_map(|id| space.index.get(id).copied())).collect();
+        // what the person bought, and what they just looked at, is not suggested back to them:
+        // as positions in the item space (a short list: `allowed` runs for every listing the
+        // neighbour search touches, tens of thousands a request at 100,000 listings, and hashing
+        // each one's id there cost most of a request)
+        let mut excluded: Vec<usize> = history.items.iter().filter(|h| h.2).filter_map(|h| space.index.get(&h.0).copied()).collect();
+        excluded.extend(anchors.iter().copied().chain(recent.iter().filter_map(|id| space.index.get(id).copied())));
+        excluded.sort_unstable();
+        excluded.dedup();
         let allowed = |k: usize| -> bool {
-            space.live[k] && space.meta[k].in_stock && !bought.contains(space.ids[k].as_str()) && !seen.contains(&k) && user_id.is_none_or(|u| space.meta[k].dealer_id != u)
+            space.live[k] && space.meta[k].in_stock && excluded.binary_search(&k).is_err() && user_id.is_none_or(|u| space.meta[k].dealer_id != u)
         };
         // candidates: content neighbours of the anchors, then the most popular
         let mut cand: Vec<usize> = Vec::new();
