@@ -90,6 +90,12 @@ struct ItemSpace {
     index: HashMap<String, usize>,
     meta: Vec<ItemMeta>,
     live: Vec<bool>,
+    /// live and in stock, by position: read for every listing a neighbour search touches (tens of
+    /// thousands a request at 100,000 listings), so kept apart from `meta`, one byte each
+    avail: Vec<bool>,
+    /// each position's dealer, as an index into `dealers` (the same reason)
+    dealer_ix: Vec<u32>,
+    dealers: HashMap<String, u32>,
     vectors: Vectors,
     /// indices by popularity, most popular first
     popular: Vec<usize>,
@@ -130,9 +136,24 @@ impl ItemSpace {
             s.ids.push(r.product_id.clone());
             s.meta.push(meta(r));
             s.live.push(true);
+            s.facts(k);
         }
         s.rank();
         s
+    }
+
+    /// Brings `avail` and `dealer_ix` in line with `live` and `meta` at position `k`.
+    fn facts(&mut self, k: usize) {
+        let next = self.dealers.len() as u32;
+        let d = *self.dealers.entry(self.meta[k].dealer_id.clone()).or_insert(next);
+        let a = self.live[k] && self.meta[k].in_stock;
+        if k < self.avail.len() {
+            self.avail[k] = a;
+            self.dealer_ix[k] = d;
+        } else {
+            self.avail.push(a);
+            self.dealer_ix.push(d);
+        }
     }
 
     fn rank(&mut self) {
@@ -149,6 +170,7 @@ impl ItemSpace {
                 (Some(k), Some(r)) => {
                     self.meta[k] = meta(r);
                     self.live[k] = true;
+                    self.facts(k);
                     self.vectors.upsert(k, &document(r));
                 }
                 (None, Some(r)) => {
@@ -157,9 +179,13 @@ impl ItemSpace {
                     self.index.insert(id.clone(), k);
                     self.meta.push(meta(r));
                     self.live.push(true);
+                    self.facts(k);
                     self.vectors.upsert(k, &document(r));
                 }
-                (Some(k), None) => self.live[k] = false,
+                (Some(k), None) => {
+                    self.live[k] = false;
+                    self.facts(k);
+                }
                 (None, None) => {}
             }
         }
@@ -432,9 +458,9 @@ impl Recommender {
         excluded.extend(anchors.iter().copied().chain(recent.iter().filter_map(|id| space.index.get(id).copied())));
         excluded.sort_unstable();
         excluded.dedup();
-        let allowed = |k: usize| -> bool {
-            space.live[k] && space.meta[k].in_stock && excluded.binary_search(&k).is_err() && user_id.is_none_or(|u| space.meta[k].dealer_id != u)
-        };
+        // a dealer's own listings are not suggested to them (no index: they have no listings)
+        let own = user_id.map(|u| space.dealers.get(u).copied());
+        let allowed = |k: usize| -> bool { space.avail[k] && excluded.binary_search(&k).is_err() && own.is_none_or(|d| d != Some(space.dealer_ix[k])) };
         // candidates: content neighbours of the anchors, then the most popular
         let mut cand: Vec<usize> = Vec::new();
         let mut in_cand: HashSet<usize> = HashSet::new();
@@ -525,11 +551,12 @@ impl Recommender {
     pub fn similar(&self, product_id: &str, limit: usize, exclude_dealer: Option<&str>) -> Vec<Suggestion> {
         let space = self.space();
         let Some(&k) = space.index.get(product_id) else { return Vec::new() };
+        let own = exclude_dealer.map(|d| space.dealers.get(d).copied());
         space
             .vectors
             .neighbours(k, limit, &|j| {
                 let j = j as usize;
-                !space.live[j] || !space.meta[j].in_stock || exclude_dealer.is_some_and(|d| space.meta[j].dealer_id == d)
+                !space.avail[j] || own.is_some_and(|d| d == Some(space.dealer_ix[j]))
             })
             .into_iter()
             .map(|(j, s)| Suggestion { product_id: space.ids[j as usize].clone(), score: s, reason: Reason::Similar })
