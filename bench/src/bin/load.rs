@@ -295,6 +295,21 @@ async fn hello(port: u16) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The samples by kind of request: each kind's latencies, sorted, and how many failed.
+fn by_kind(samples: &[(Action, Duration, bool)]) -> Vec<(Action, Vec<Duration>, usize)> {
+    let mut kinds: Vec<Action> = samples.iter().map(|s| s.0).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|k| {
+            let mut lat: Vec<Duration> = samples.iter().filter(|s| s.0 == k).map(|s| s.1).collect();
+            lat.sort();
+            (k, lat, samples.iter().filter(|s| s.0 == k && !s.2).count())
+        })
+        .collect()
+}
+
 async fn wait_ready(base: &str) -> Result<(), Box<dyn std::error::Error>> {
     let c = reqwest::Client::new();
     for _ in 0..600 {
@@ -534,12 +549,7 @@ async fn drive(sh: Arc<Shared>, pid: u32, users: usize, think: f64, secs: f64, l
         let _ = sampler.await;
         let row = report_level(pct, active, think, secs, &samples, cpu, rss_peak.load(Ordering::Relaxed) as f64 / 1024.0);
         eprintln!("{pct:>3} %: {} users, {:.0} req/s, p50 {} p99 {} ms, errors {}", active, row.rps, ms(row.p50), ms(row.p99), row.errors);
-        let mut kinds: Vec<Action> = samples.iter().map(|s| s.0).collect();
-        kinds.sort();
-        kinds.dedup();
-        for k in kinds {
-            let mut lat: Vec<Duration> = samples.iter().filter(|s| s.0 == k).map(|s| s.1).collect();
-            lat.sort();
+        for (k, lat, _) in by_kind(&samples) {
             eprintln!("      {:<22} {:>6} p50 {:>10} p99 {:>10} ms", k.name(), lat.len(), ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
         }
         if pct == *levels.last().unwrap_or(&100) {
@@ -590,13 +600,7 @@ async fn drive(sh: Arc<Shared>, pid: u32, users: usize, think: f64, secs: f64, l
         );
     }
     println!("\nBy request kind at full load:\n\n| kind | count | p50 ms | p99 ms | errors |\n|---|---|---|---|---|");
-    let mut kinds: Vec<Action> = by_action_full.iter().map(|s| s.0).collect();
-    kinds.sort();
-    kinds.dedup();
-    for k in kinds {
-        let mut lat: Vec<Duration> = by_action_full.iter().filter(|s| s.0 == k).map(|s| s.1).collect();
-        lat.sort();
-        let e = by_action_full.iter().filter(|s| s.0 == k && !s.2).count();
+    for (k, lat, e) in by_kind(&by_action_full) {
         println!("| {} | {} | {} | {} | {e} |", k.name(), lat.len(), ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
     }
     println!("\nCeilings, closed loop, 64 connections, 10 s, same client and machine: axum hello-world **{hello_rps:.0} req/s**; ours on the read mix (product pages, search, similar items, home) **{ours_rps:.0} req/s** ({ours_err} errors) = **{:.1} %** of the hello-world ceiling.", ours_rps * 100.0 / hello_rps.max(1.0));
