@@ -578,7 +578,7 @@ impl Recommender {
         for r in rows {
             let id: String = r.try_get(0)?;
             let n: i64 = r.try_get(1)?;
-            if space.index.get(&id).is_some_and(|&k| space.live[k] && space.meta[k].in_stock) {
+            if space.index.get(&id).is_some_and(|&k| space.avail[k]) {
                 out.push(Suggestion { product_id: id, score: n as f32, reason: Reason::BoughtTogether { customers: n } });
             }
             if out.len() >= limit {
@@ -851,7 +851,9 @@ impl Recommender {
             cfg.batch = (data.len() * (1 + cfg.negatives) / 32).clamp(32, 512);
             cfg.lr = 0.005;
             cfg.epochs = epochs;
-            cfg.patience = 3;
+            // epochs on a few thousand signals take milliseconds: more patience there (a first
+            // few epochs at chance would otherwise stop it before it learns anything)
+            cfg.patience = if data.len() < 10_000 { 10 } else { 3 };
             let (tr, val) = data.split_last(99.min(data.n_items.saturating_sub(1)), 11);
             let phase = |name: &str| {
                 if let Ok(mut g) = state.lock() {
