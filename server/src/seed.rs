@@ -107,6 +107,13 @@ pub mod catalogue {
     const COLOURS: &[&str] = &["Natural", "Charcoal", "Forest green", "Ochre", "Navy", "Terracotta"];
 
     pub async fn ensure_categories(catalog: &Catalog) -> Result<(), CatalogError> {
+        // every start runs this: one read when the tree is there already (a write transaction per
+        // category is tens of milliseconds of a cold start)
+        let have: std::collections::HashSet<String> = catalog.categories().await?.into_iter().map(|c| c.path).collect();
+        let wanted = TREE.iter().flat_map(|(slug, _, leaves)| std::iter::once(format!("/{slug}")).chain(leaves.iter().map(move |(leaf, _)| format!("/{slug}/{leaf}"))));
+        if wanted.into_iter().all(|p| have.contains(&p)) {
+            return Ok(());
+        }
         for (i, (slug, name, leaves)) in TREE.iter().enumerate() {
             catalog.ensure_category(None, slug, name, i as i64).await?;
             for (j, (leaf, leaf_name)) in leaves.iter().enumerate() {

@@ -299,17 +299,22 @@ fn leptos_options(settings: &Settings) -> LeptosOptions {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let started = std::time::Instant::now();
         let db = connect_db(&settings).await?;
+        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "database open and migrated");
         Self::build_with_db(settings, db).await
     }
 
     pub async fn build_with_db(settings: Settings, db: Db) -> Result<Self, StartError> {
+        let started = std::time::Instant::now();
         let listener = TcpListener::bind(settings.addr)
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
         let local = listener.local_addr().unwrap_or(settings.addr);
         let state = assemble(settings, db, Some(local)).await?;
+        let assembled = started.elapsed();
         let router = router(state.clone());
+        tracing::info!(services_ms = assembled.as_secs_f64() * 1e3, router_ms = (started.elapsed() - assembled).as_secs_f64() * 1e3, "services assembled and router built");
         Ok(Self { listener, router, state })
     }
 
@@ -341,16 +346,18 @@ pub async fn assemble(settings: Settings, db: Db, local: Option<SocketAddr>) -> 
     let bus = event_bus(&db, &hub, &settings).await?;
     let catalog = catalog(&db, &settings);
     // the category tree is reference data every deployment has (idempotent)
+    let t = std::time::Instant::now();
     crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
+    tracing::info!(ms = t.elapsed().as_secs_f64() * 1e3, "category tree checked");
     // the search index and the recommendations' item space are built side by side (each on a
     // blocking thread): a cold start waits for the slower of the two, not their sum
     let started = std::time::Instant::now();
     let (search, recommend) = tokio::join!(
-        SearchIndex::build(db.clone(), catalog.clone()),
+        SearchIndex::start(db.clone(), catalog.clone()),
         recommend::Recommender::start(db.clone(), catalog.clone(), settings.recommend.clone())
     );
     let (search, stats) = search.map_err(|e| StartError::Search(e.to_string()))?;
-    tracing::info!(documents = stats.documents, ms = stats.took.as_secs_f64() * 1e3, "search index built");
+    tracing::info!(documents = stats.documents, ms = stats.took.as_secs_f64() * 1e3, from_snapshot = stats.from_snapshot, "search index ready");
     let recommend = recommend.map_err(|e| StartError::Search(e.to_string()))?;
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, model = recommend.model_id().as_deref().unwrap_or("none"), "search and recommendations ready");
     let (provider, sandbox) = payment_provider(&db, &settings)?;

@@ -43,12 +43,19 @@ pub fn SearchPage() -> impl IntoView {
             suggest(t).await.unwrap_or_default()
         }
     });
+    let first_q = params.get_untracked().q;
     let title = move || {
         let p = params.get();
         if !p.q.is_empty() { format!("“{}”", p.q) } else { "Browse".to_owned() }
     };
     view! {
-        <leptos_meta::Title text=move || if params.get().q.is_empty() { "Browse".to_owned() } else { format!("{} — search", params.get().q) } />
+        // the server writes the <title> after the page's body, when this page's reactive values may
+        // already be disposed (under load a `get` there panicked and dropped the connection): it
+        // reads them with `try_get` and falls back to the query the page was rendered for
+        <leptos_meta::Title text=move || {
+            let q = params.try_get().map(|p| p.q).unwrap_or_else(|| first_q.clone());
+            if q.is_empty() { "Browse".to_owned() } else { format!("{q} — search") }
+        } />
         <Form method="GET" action="/search" attr:class="mb-6" attr:role="search" attr:data-testid="search-form">
             <input type="hidden" name="category" value=move || params.get().category />
             <input type="hidden" name="store" value=move || params.get().store />

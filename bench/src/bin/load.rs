@@ -130,16 +130,40 @@ fn classify(status: u16) -> Outcome {
     }
 }
 
+/// The first few failures are printed, so a level's errors say what they were.
+static REPORTED: AtomicUsize = AtomicUsize::new(0);
+
+fn report_failure(what: String) {
+    if REPORTED.fetch_add(1, Ordering::Relaxed) < 10 {
+        eprintln!("      failure: {what}");
+    }
+}
+
 async fn request(sh: &Shared, rb: reqwest::RequestBuilder) -> (Outcome, Option<String>) {
     match rb.send().await {
         Ok(res) => {
             let cookie = res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("bespoke_cart=")).map(|c| c.split(';').next().unwrap_or("").to_owned());
             let status = res.status().as_u16();
-            let _ = res.bytes().await;
+            let url = res.url().path().to_owned();
+            let body = res.bytes().await;
             let _ = sh;
-            (classify(status), cookie)
+            let outcome = match (&body, classify(status)) {
+                (Err(e), _) => {
+                    report_failure(format!("{url}: {status}, the body failed: {e}"));
+                    Outcome::Error
+                }
+                (Ok(b), Outcome::Error) => {
+                    report_failure(format!("{url}: {status} {}", String::from_utf8_lossy(&b[..b.len().min(200)])));
+                    Outcome::Error
+                }
+                (_, o) => o,
+            };
+            (outcome, cookie)
         }
-        Err(_) => (Outcome::Error, None),
+        Err(e) => {
+            report_failure(format!("{e:?}"));
+            (Outcome::Error, None)
+        }
     }
 }
 
@@ -151,7 +175,9 @@ async fn act(sh: &Shared, a: Action, user: usize, cart: &mut Option<String>, rng
     let base = &sh.base;
     let product = &sh.products[rng.gen_range(0..sh.products.len())];
     let word = WORDS[rng.gen_range(0..WORDS.len())];
-    let token = (!sh.shoppers.is_empty() && user % 100 >= 2 && user % 100 < 12).then(|| &sh.shoppers[user % sh.shoppers.len()]);
+    // each shopper and chatter of the mix has an account of their own (as far as there are
+    // accounts): users 2–11 of every hundred shop, 0–1 chat
+    let token = (!sh.shoppers.is_empty() && user % 100 >= 2 && user % 100 < 12).then(|| &sh.shoppers[(user / 100 * 10 + user % 100 - 2) % sh.shoppers.len()]);
     let with_id = |mut rb: reqwest::RequestBuilder, cart: &Option<String>| {
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
@@ -177,7 +203,7 @@ async fn act(sh: &Shared, a: Action, user: usize, cart: &mut Option<String>, rng
             request(sh, with_id(c.post(format!("{base}/api/v1/checkout")).json(&address), cart)).await
         }
         Action::Chat => {
-            let u = &sh.chatters[user % sh.chatters.len()];
+            let u = &sh.chatters[(user / 100 * 2 + user % 100) % sh.chatters.len()];
             let tag = TAG.fetch_add(1, Ordering::Relaxed);
             u.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(tag, due);
             let frame = json!({ "type": "message", "body": format!("load {tag}") }).to_string();
@@ -415,9 +441,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .env("BESPOKE_LIMITS__CHECKOUT_PER_MINUTE", "0")
         .env("MALLOC_MMAP_THRESHOLD_", "131072")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // kept beside the database: what went wrong when a level shows errors
+        .stdout(std::fs::File::create(dir.join("server.log"))?)
+        .stderr(std::fs::File::create(dir.join("server.err"))?)
         .spawn()?;
+    eprintln!("server log: {}", dir.join("server.log").display());
     let pid = child.id();
     wait_ready(&base).await?;
 
@@ -477,7 +505,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (tx, mut rx0) = socks.remove(0).split();
         let (tx1, mut rx) = socks.remove(0).split();
         // a browser reads every socket it holds
-        tokio::spawn(async move { while let Some(Ok(_)) = rx0.next().await {} });
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = rx0.next().await {
+                if let Message::Text(t) = frame {
+                    if t.contains("\"type\":\"error\"") {
+                        report_failure(format!("chat: {t}"));
+                    }
+                }
+            }
+        });
         let pending: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
         let (p2, s2) = (pending.clone(), samples.clone());
         tokio::spawn(async move {

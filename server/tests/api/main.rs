@@ -26,4 +26,5 @@ mod recommend;
 mod privacy;
 mod roles;
 mod sessions;
+mod snapshot;
 mod throttling;

@@ -450,6 +450,18 @@ pub(crate) async fn summaries(pool: &AnyPool, filter: &str, order: &str, args: &
     q.fetch_all(pool).await
 }
 
+/// The listings with the most activity since `since_day` (views + 20 × sales), most first.
+pub(crate) async fn most_active(pool: &AnyPool, since_day: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT a.product_id FROM product_activity_day a WHERE a.day >= $1 \
+         GROUP BY a.product_id ORDER BY SUM(a.views + 20 * a.sales) DESC, a.product_id LIMIT $2",
+    )
+    .bind(since_day)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Everything the search index holds for a product.
 #[derive(FromRow, Debug, Clone)]
 pub struct IndexRow {

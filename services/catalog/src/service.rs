@@ -19,7 +19,13 @@ pub use crate::db::{IndexRow, SummaryRow};
 pub struct Catalog {
     db: Db,
     images: Arc<dyn ImageStore>,
+    /// the window's most active listings, best first, and when they were read: a month's ranking
+    /// does not move in a minute, and reading it costs a sort of every activity row in the window
+    trending: Arc<std::sync::Mutex<Option<(std::time::Instant, Vec<String>)>>>,
 }
+
+/// How long the trending ranking is reused.
+const TRENDING_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn new_slug(title: &str, id: &str) -> String {
     let suffix: String = id.chars().filter(|c| *c != '-').rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
@@ -48,7 +54,7 @@ async fn insert_listing(
 
 impl Catalog {
     pub fn new(db: Db, images: Arc<dyn ImageStore>) -> Self {
-        Self { db, images }
+        Self { db, images, trending: Arc::default() }
     }
 
     pub fn image_url(&self, key: &str) -> String {
@@ -422,9 +428,11 @@ impl Catalog {
         }
         let ids: Vec<&str> = ids.iter().take(200).map(String::as_str).collect();
         let marks: Vec<String> = (1..=ids.len()).map(|k| format!("${k}")).collect();
-        let filter = format!("p.product_id IN ({}) AND p.status = 'published'", marks.join(", "));
+        // the status is checked here, not in SQL: with it there, SQLite's planner walked the status
+        // index (every published listing, 10–20 ms at 10,000) instead of looking the ids up
+        let filter = format!("p.product_id IN ({})", marks.join(", "));
         let rows = db::summaries(self.db.reader(), &filter, "p.product_id", &ids, ids.len() as i64).await?;
-        let mut by_id: HashMap<String, SummaryRow> = rows.into_iter().map(|r| (r.product_id.clone(), r)).collect();
+        let mut by_id: HashMap<String, SummaryRow> = rows.into_iter().filter(|r| r.status == "published").map(|r| (r.product_id.clone(), r)).collect();
         Ok(ids.iter().filter_map(|id| by_id.remove(*id)).collect())
     }
 
@@ -437,20 +445,23 @@ impl Catalog {
         Ok(db::summaries(self.db.reader(), "p.status = 'published'", "p.published_at DESC", &[], limit).await?)
     }
 
-    /// Most viewed and bought over the last 30 days.
+    /// Most viewed and bought over the last 30 days (the ranking is at most [`TRENDING_TTL`] old;
+    /// what is shown of it is read now, so an unpublished listing leaves the rail at once).
     pub async fn trending(&self, limit: i64) -> Result<Vec<SummaryRow>, CatalogError> {
-        let since = (db::day_of(Timestamp::now()) - db::POPULARITY_DAYS).to_string();
-        // the window's most active listings first (through the day index: a few hundred rows, not
-        // a correlated sum per listing of the catalogue), then the newest to fill the rail
-        let mut rows = db::summaries(
-            self.db.reader(),
-            "p.status = 'published' AND p.product_id IN (SELECT a.product_id FROM product_activity_day a WHERE a.day >= CAST($1 AS BIGINT) \
-             GROUP BY a.product_id ORDER BY SUM(a.views + 20 * a.sales) DESC LIMIT 64)",
-            "COALESCE((SELECT SUM(a.views + 20 * a.sales) FROM product_activity_day a WHERE a.product_id = p.product_id AND a.day >= CAST($1 AS BIGINT)), 0) DESC, p.published_at DESC",
-            &[&since],
-            limit,
-        )
-        .await?;
+        let cached = self.trending.lock().ok().and_then(|g| g.as_ref().filter(|(at, _)| at.elapsed() < TRENDING_TTL).map(|(_, ids)| ids.clone()));
+        let ids = match cached {
+            Some(ids) => ids,
+            None => {
+                let since = db::day_of(Timestamp::now()) - db::POPULARITY_DAYS;
+                let ids = db::most_active(self.db.reader(), since, 64).await?;
+                if let Ok(mut g) = self.trending.lock() {
+                    *g = Some((std::time::Instant::now(), ids.clone()));
+                }
+                ids
+            }
+        };
+        let mut rows = self.summaries_of(&ids).await?;
+        rows.truncate(limit.max(0) as usize);
         if (rows.len() as i64) < limit {
             for r in self.newest(limit).await? {
                 if (rows.len() as i64) < limit && !rows.iter().any(|x| x.product_id == r.product_id) {
@@ -532,6 +543,8 @@ impl Catalog {
             }
         }
         tx.commit().await?;
+        // written without events: snapshots of the search index and item space no longer hold
+        kernel::snapshot::clear(&self.db).await?;
         Ok(items.len())
     }
 
@@ -556,6 +569,8 @@ impl Catalog {
         };
         db::upsert_store(&mut tx, &store).await?;
         tx.commit().await?;
+        // written without events: snapshots of the search index and item space no longer hold
+        kernel::snapshot::clear(&self.db).await?;
         Ok(store)
     }
 }

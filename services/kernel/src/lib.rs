@@ -11,6 +11,7 @@ pub mod ids;
 pub mod money;
 pub mod outbox;
 pub mod saga;
+pub mod snapshot;
 pub mod time;
 
 pub use db::{Backend, Db, DbError, Tx};

@@ -112,16 +112,26 @@ pub async fn last_seq(db: &crate::Db) -> Result<i64, sqlx::Error> {
     Ok(v.unwrap_or(0))
 }
 
+/// The lowest sequence number among events created after `t` (none when there are none): where a
+/// follower restored from a snapshot taken at `t` must start again to see what committed around it.
+pub async fn first_seq_since(db: &crate::Db, t: Timestamp) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT MIN({}) FROM outbox_event WHERE created_at > $1", seq_column(db))).bind(t.0).fetch_one(db.reader()).await
+}
+
 /// For per-instance followers (e.g. an in-memory index): events of `types` after `after_seq`, and
 /// also those created after `recent_since` whatever their sequence — on PostgreSQL commit order can
 /// differ from sequence order, so a follower re-reads a recent window and skips what it applied.
 pub async fn tail(db: &crate::Db, after_seq: i64, recent_since: Timestamp, types: &[&str], limit: i64) -> Result<Vec<Tailed>, sqlx::Error> {
     let seq = seq_column(db);
     let placeholders: Vec<String> = (0..types.len()).map(|i| format!("${}", i + 4)).collect();
+    // two arms, each on its own index (the sequence; created_at), not one OR that SQLite answers
+    // by scanning the whole outbox in sequence order — every second, on every follower
+    let types_in = placeholders.join(", ");
     let sql = format!(
-        "SELECT outbox_event_id, {seq}, event_type, aggregate_id, payload FROM outbox_event \
-         WHERE ({seq} > $1 OR created_at > $2) AND event_type IN ({}) ORDER BY {seq} LIMIT $3",
-        placeholders.join(", ")
+        "SELECT * FROM (\
+         SELECT outbox_event_id, {seq} AS seq, event_type, aggregate_id, payload FROM outbox_event WHERE {seq} > $1 AND event_type IN ({types_in}) \
+         UNION SELECT outbox_event_id, {seq} AS seq, event_type, aggregate_id, payload FROM outbox_event WHERE created_at > $2 AND event_type IN ({types_in})\
+         ) t ORDER BY seq LIMIT $3"
     );
     let mut q = sqlx::query_as::<_, (String, i64, String, String, String)>(&sql).bind(after_seq).bind(recent_since.0).bind(limit);
     for t in types {

@@ -56,6 +56,58 @@ impl Vectors {
         Vectors { vocab, df, items, postings }
     }
 
+    /// Writes the vectors for a snapshot (the postings are derived, so rebuilt on reading).
+    pub fn encode(&self, w: &mut kernel::snapshot::Writer) {
+        let mut words: Vec<(&String, u32)> = self.vocab.iter().map(|(k, v)| (k, *v)).collect();
+        words.sort_by_key(|x| x.1);
+        w.u64(words.len() as u64);
+        for (word, _) in &words {
+            w.str(word);
+        }
+        for d in &self.df {
+            w.u32(*d);
+        }
+        w.u64(self.items.len() as u64);
+        for v in &self.items {
+            w.u64(v.len() as u64);
+            for &(t, x) in v {
+                w.u32(t);
+                w.f32(x);
+            }
+        }
+    }
+
+    /// Reads what [`Vectors::encode`] wrote; a term id out of range is damage, not a panic later.
+    pub fn decode(r: &mut kernel::snapshot::Reader) -> Result<Self, kernel::snapshot::Damaged> {
+        let n = r.len(8)?;
+        let mut vocab = HashMap::with_capacity(n);
+        for i in 0..n {
+            vocab.insert(r.str()?.to_owned(), i as u32);
+        }
+        if vocab.len() != n {
+            return Err(kernel::snapshot::Damaged("a word appears twice"));
+        }
+        let mut df = Vec::with_capacity(n);
+        for _ in 0..n {
+            df.push(r.u32()?);
+        }
+        let m = r.len(8)?;
+        let mut items = Vec::with_capacity(m);
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+        for i in 0..m {
+            let k = r.len(8)?;
+            let mut v = Vec::with_capacity(k);
+            for _ in 0..k {
+                let t = r.u32()?;
+                let x = r.f32()?;
+                postings.get_mut(t as usize).ok_or(kernel::snapshot::Damaged("a term id is out of range"))?.push((i as u32, x));
+                v.push((t, x));
+            }
+            items.push(v);
+        }
+        Ok(Vectors { vocab, df, items, postings })
+    }
+
     /// Sets item `k`'s vector from a new document (a new item when `k` is the next index), with
     /// the current document frequencies (a new word counts as rare until the next full build).
     pub fn upsert(&mut self, k: usize, doc: &[String]) {

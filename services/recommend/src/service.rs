@@ -142,6 +142,53 @@ impl ItemSpace {
         s
     }
 
+    /// The snapshot body: ids, facts, liveness and the content vectors (the rest is derived).
+    fn encode(&self) -> Vec<u8> {
+        let mut w = kernel::snapshot::Writer::default();
+        w.str("bespoke-items");
+        w.u64(self.ids.len() as u64);
+        for (k, id) in self.ids.iter().enumerate() {
+            let m = &self.meta[k];
+            w.str(id);
+            w.str(&m.dealer_id);
+            w.str(&m.title);
+            w.u8(u8::from(m.in_stock) | (u8::from(self.live[k]) << 1));
+            w.f32(m.popularity);
+        }
+        self.vectors.encode(&mut w);
+        w.0
+    }
+
+    fn decode(body: &[u8]) -> Result<Self, kernel::snapshot::Damaged> {
+        let mut r = kernel::snapshot::Reader::new(body);
+        if r.str()? != "bespoke-items" {
+            return Err(kernel::snapshot::Damaged("not an item-space snapshot"));
+        }
+        let n = r.len(30)?;
+        let mut s = ItemSpace::default();
+        for k in 0..n {
+            let id = r.str()?.to_owned();
+            let dealer_id = r.str()?.to_owned();
+            let title = r.str()?.to_owned();
+            let flags = r.u8()?;
+            let popularity = r.f32()?;
+            s.index.insert(id.clone(), k);
+            s.ids.push(id);
+            s.meta.push(ItemMeta { dealer_id, title, in_stock: flags & 1 != 0, popularity });
+            s.live.push(flags & 2 != 0);
+            s.facts(k);
+        }
+        if s.index.len() != n {
+            return Err(kernel::snapshot::Damaged("a listing appears twice"));
+        }
+        s.vectors = Vectors::decode(&mut r)?;
+        if s.vectors.items.len() > n || !r.is_empty() {
+            return Err(kernel::snapshot::Damaged("the vectors do not match the listings"));
+        }
+        s.rank();
+        Ok(s)
+    }
+
     /// Brings `avail` and `dealer_ix` in line with `live` and `meta` at position `k`.
     fn facts(&mut self, k: usize) {
         let next = self.dealers.len() as u32;
@@ -202,6 +249,42 @@ fn meta(r: &IndexRow) -> ItemMeta {
     }
 }
 
+/// The item space's snapshot name, its layout, and how old a one a starting instance trusts (it is
+/// rebuilt and saved every 10 minutes while an instance runs).
+const ITEMS_SNAPSHOT: &str = "recommend-items";
+const ITEMS_FORMAT: &str = "items/1";
+const ITEMS_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+
+async fn save_items(db: &Db, position: i64, taken_at: Timestamp, body: Vec<u8>) {
+    match kernel::snapshot::save(db, ITEMS_SNAPSHOT, ITEMS_FORMAT, position, taken_at, &body).await {
+        Ok(()) => tracing::info!(bytes = body.len(), "recommendations: item-space snapshot saved"),
+        Err(e) => tracing::warn!(error = %e, "recommendations: item-space snapshot not saved"),
+    }
+}
+
+/// The stored item space and the outbox position to follow from, when a usable one is stored.
+async fn restore_items(db: &Db) -> Result<Option<(i64, ItemSpace)>, ServiceError> {
+    let Some(snap) = kernel::snapshot::load(db, ITEMS_SNAPSHOT).await? else { return Ok(None) };
+    let now = Timestamp::now();
+    if snap.format != ITEMS_FORMAT || snap.taken_at < now.minus(ITEMS_MAX_AGE) || snap.taken_at > now.plus(Duration::from_secs(60)) {
+        return Ok(None);
+    }
+    if snap.position > kernel::outbox::last_seq(db).await? {
+        return Ok(None);
+    }
+    // events from a minute before it was taken are applied again (they may have committed after)
+    let cursor = match kernel::outbox::first_seq_since(db, snap.taken_at.minus(Duration::from_secs(60))).await? {
+        Some(first) => snap.position.min(first - 1),
+        None => snap.position,
+    };
+    let body = snap.body;
+    let space = tokio::task::spawn_blocking(move || ItemSpace::decode(&body))
+        .await
+        .map_err(|e| ServiceError::NotEnoughData(e.to_string()))?
+        .map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
+    Ok(Some((cursor, space)))
+}
+
 /// The model being served, with its id maps.
 struct Served {
     model_id: String,
@@ -234,6 +317,8 @@ struct Inner {
     follow: Mutex<(i64, HashMap<String, Instant>)>,
     training: tokio::sync::Mutex<()>,
     progress: Arc<Mutex<Training>>,
+    /// the item space came from the stored snapshot (then the outbox), not from every listing
+    from_snapshot: bool,
 }
 
 /// How this instance's training is going (for the admin console's progress bar).
@@ -313,10 +398,28 @@ impl Recommender {
     /// Builds the item space from the published catalogue and loads the newest good model.
     pub async fn start(db: Db, catalog: Catalog, settings: RecSettings) -> Result<Self, ServiceError> {
         let started = Instant::now();
-        let cursor = kernel::outbox::last_seq(&db).await?;
-        let rows = catalog.index_rows(None).await?;
-        let space = tokio::task::spawn_blocking(move || ItemSpace::build(&rows)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
-        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "recommendations: item space built");
+        let restored = match restore_items(&db).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "recommendations: item-space snapshot unusable; rebuilding");
+                None
+            }
+        };
+        let from_snapshot = restored.is_some();
+        let (cursor, space) = match restored {
+            Some(found) => found,
+            None => {
+                let cursor = kernel::outbox::last_seq(&db).await?;
+                let taken_at = Timestamp::now();
+                let rows = catalog.index_rows(None).await?;
+                let space = tokio::task::spawn_blocking(move || ItemSpace::build(&rows)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
+                tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "recommendations: item space built");
+                // the next start loads this instead (in the background: serving does not wait)
+                let (db, body) = (db.clone(), space.encode());
+                tokio::spawn(async move { save_items(&db, cursor, taken_at, body).await });
+                (cursor, space)
+            }
+        };
         let me = Recommender {
             inner: Arc::new(Inner {
                 db,
@@ -327,12 +430,28 @@ impl Recommender {
                 follow: Mutex::new((cursor, HashMap::new())),
                 training: tokio::sync::Mutex::new(()),
                 progress: Arc::new(Mutex::new(Training::default())),
+                from_snapshot,
             }),
         };
+        if from_snapshot {
+            // what changed since the snapshot, before the first request
+            let n = me.catch_up().await?;
+            tracing::info!(items = me.space().ids.len(), changed = n, ms = started.elapsed().as_secs_f64() * 1e3, "recommendations: item space restored from snapshot");
+        }
         if let Err(e) = me.load_latest().await {
             tracing::warn!(error = %e, "no recommendation model loaded; popularity and content only");
         }
         Ok(me)
+    }
+
+    /// Whether this instance started from the stored item-space snapshot.
+    pub fn from_snapshot(&self) -> bool {
+        self.inner.from_snapshot
+    }
+
+    /// How many listings the item space holds (published or not any more).
+    pub fn item_count(&self) -> usize {
+        self.space().ids.len()
     }
 
     pub fn settings(&self) -> &RecSettings {
@@ -669,13 +788,23 @@ impl Recommender {
         Ok(ids.len())
     }
 
-    /// Rebuilds the item space from the catalogue (popularity and vocabulary afresh).
+    /// Rebuilds the item space from the catalogue (popularity and vocabulary afresh) and saves it
+    /// as the snapshot the next instance starts from.
     pub async fn rebuild(&self) -> Result<(), ServiceError> {
+        let position = kernel::outbox::last_seq(&self.inner.db).await?;
+        let taken_at = Timestamp::now();
         let rows = self.inner.catalog.index_rows(None).await?;
-        let space = tokio::task::spawn_blocking(move || ItemSpace::build(&rows)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
+        let (space, body) = tokio::task::spawn_blocking(move || {
+            let space = ItemSpace::build(&rows);
+            let body = space.encode();
+            (space, body)
+        })
+        .await
+        .map_err(|e| ServiceError::NotEnoughData(e.to_string()))?;
         if let Ok(mut g) = self.inner.items.write() {
             *g = Arc::new(space);
         }
+        save_items(&self.inner.db, position, taken_at, body).await;
         Ok(())
     }
 

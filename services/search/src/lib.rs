@@ -16,7 +16,7 @@ use catalog::{Catalog, IndexRow};
 use kernel::{Db, Timestamp};
 use tantivy::{
     schema::{Facet, FacetOptions, Field, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED, STRING},
-    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+    Directory, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
 pub use query::{Facets, Hit, SearchQuery, SearchResults, Sort, Suggestion, TextParams, MAX_PAGE, MAX_QUERY_CHARS};
@@ -129,6 +129,10 @@ struct FollowState {
     cursor: i64,
     /// event ids applied recently, so re-reading the recent window applies each once
     applied: HashMap<String, Instant>,
+    /// products changed since the last snapshot this instance saved
+    dirty: bool,
+    /// when this instance last saved a snapshot (or the one it started from was taken)
+    snapshot_at: Option<Instant>,
 }
 
 /// Cheap to clone.
@@ -152,6 +156,29 @@ const FOLLOWED: &[&str] = &[
 pub struct BuildStats {
     pub documents: usize,
     pub took: Duration,
+    /// started from a stored snapshot (and caught up from the outbox) rather than rebuilt
+    pub from_snapshot: bool,
+}
+
+/// The snapshot's name in `state_snapshot`.
+const SNAPSHOT: &str = "search";
+/// A starting instance trusts a snapshot this young; older ones (popularity drifts day by day, and
+/// the outbox is pruned after 30 days) mean a rebuild.
+const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+/// A running instance saves a snapshot this often while the index changes.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(600);
+/// Events created this long before a snapshot was taken are re-applied after restoring it: they
+/// may have committed (or been applied by a concurrent catch-up) after the snapshot read its cursor.
+const SNAPSHOT_MARGIN: Duration = Duration::from_secs(60);
+/// Bump when [`document`] changes what it writes for the same row.
+const DOCUMENT_VERSION: u32 = 1;
+
+/// The snapshot layout's name: tantivy's, ours and the schema's, so any change means a rebuild.
+fn snapshot_format(schema: &Schema) -> String {
+    let json = serde_json::to_string(schema).unwrap_or_default();
+    // FNV-1a: stable across builds, unlike std's hasher
+    let h = json.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("tantivy-0.27/doc{DOCUMENT_VERSION}/{h:016x}")
 }
 
 impl SearchIndex {
@@ -164,9 +191,150 @@ impl SearchIndex {
         let categories = catalog.categories().await?;
         let (schema, fields) = schema();
         let index = Index::create_in_ram(schema);
+        let follow = FollowState { cursor, applied: HashMap::new(), dirty: true, snapshot_at: None };
+        let me = Self::open(index, fields, catalog, db, HashMap::new(), categories, follow)?;
+        let n = rows.len();
+        let this = me.clone();
+        tokio::task::spawn_blocking(move || this.replace_all(&rows))
+            .await
+            .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))??;
+        Ok((me, BuildStats { documents: n, took: started.elapsed(), from_snapshot: false }))
+    }
+
+    /// Starts from the stored snapshot when there is a usable one (then applies what the outbox
+    /// holds after it), else builds from the database. A damaged or foreign snapshot is logged and
+    /// rebuilt over, never fatal.
+    pub async fn start(db: Db, catalog: Catalog) -> Result<(Self, BuildStats), SearchError> {
+        match Self::restore(&db, &catalog).await {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "search snapshot unusable; rebuilding the index"),
+        }
+        Self::build(db, catalog).await
+    }
+
+    async fn restore(db: &Db, catalog: &Catalog) -> Result<Option<(Self, BuildStats)>, SearchError> {
+        let started = Instant::now();
+        let Some(snap) = kernel::snapshot::load(db, SNAPSHOT).await? else { return Ok(None) };
+        let (schema, fields) = schema();
+        let now = Timestamp::now();
+        if snap.format != snapshot_format(&schema) || snap.taken_at < now.minus(SNAPSHOT_MAX_AGE) || snap.taken_at > now.plus(SNAPSHOT_MARGIN) {
+            return Ok(None);
+        }
+        // a snapshot ahead of the outbox comes from another history of this database
+        if snap.position > kernel::outbox::last_seq(db).await? {
+            return Ok(None);
+        }
+        let cursor = match kernel::outbox::first_seq_since(db, snap.taken_at.minus(SNAPSHOT_MARGIN)).await? {
+            Some(first) => snap.position.min(first - 1),
+            None => snap.position,
+        };
+        let categories = catalog.categories().await?;
+        let body = snap.body;
+        let (index, names) = tokio::task::spawn_blocking(move || decode(&body))
+            .await
+            .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))??;
+        let age = Duration::from_micros(now.0.saturating_sub(snap.taken_at.0).max(0) as u64);
+        let follow = FollowState { cursor, applied: HashMap::new(), dirty: false, snapshot_at: Instant::now().checked_sub(age) };
+        let me = Self::open(index, fields, catalog.clone(), db.clone(), names, categories, follow)?;
+        // what changed since: applied before the first request sees the index
+        let mut changed = 0;
+        loop {
+            let before = me.cursor();
+            let (n, events) = me.catch_up_counted().await?;
+            changed += n;
+            if events < CATCH_UP_BATCH as usize || me.cursor() == before {
+                break;
+            }
+        }
+        let documents = me.num_docs() as usize;
+        tracing::info!(documents, changed, age_s = age.as_secs(), ms = started.elapsed().as_secs_f64() * 1e3, "search index restored from snapshot");
+        Ok(Some((me, BuildStats { documents, took: started.elapsed(), from_snapshot: true })))
+    }
+
+    /// Saves the index as the stored snapshot, stamped with the outbox position it reflects.
+    pub async fn save_snapshot(&self) -> Result<usize, SearchError> {
+        let (position, taken_at) = {
+            let st = self.inner.follow.lock().map_err(|_| poisoned())?;
+            (st.cursor, Timestamp::now())
+        };
+        let this = self.clone();
+        let body = tokio::task::spawn_blocking(move || this.encode())
+            .await
+            .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))??;
+        let (schema, _) = schema();
+        kernel::snapshot::save(&self.inner.db, SNAPSHOT, &snapshot_format(&schema), position, taken_at, &body).await?;
+        Ok(body.len())
+    }
+
+    /// The committed index's files and the store names, as one body. `meta.json` is read before
+    /// and after the files: a background merge that committed in between means reading again.
+    fn encode(&self) -> Result<Vec<u8>, SearchError> {
+        let dir = self.inner.index.directory();
+        let meta = std::path::Path::new("meta.json");
+        for _ in 0..5 {
+            let before = dir.atomic_read(meta).map_err(|e| SearchError::Index(e.into()))?;
+            // holding the metas keeps their files from garbage collection while they are read
+            let metas = self.inner.index.load_metas()?;
+            let mut files = Vec::new();
+            for path in metas.list_segment_files() {
+                match dir.atomic_read(&path) {
+                    Ok(bytes) => files.push((path, bytes)),
+                    Err(tantivy::directory::error::OpenReadError::FileDoesNotExist(_)) => {}
+                    Err(e) => return Err(SearchError::Index(e.into())),
+                }
+            }
+            if dir.atomic_read(meta).map_err(|e| SearchError::Index(e.into()))? != before {
+                continue;
+            }
+            let mut w = kernel::snapshot::Writer::default();
+            w.str("bespoke-search");
+            w.u64(files.len() as u64 + 1);
+            w.str("meta.json");
+            w.bytes(&before);
+            for (path, bytes) in &files {
+                w.str(&path.to_string_lossy());
+                w.bytes(bytes);
+            }
+            let names = self.inner.store_names.read().map_err(|_| poisoned())?;
+            w.u64(names.len() as u64);
+            for (slug, name) in names.iter() {
+                w.str(slug);
+                w.str(name);
+            }
+            return Ok(w.0);
+        }
+        Err(SearchError::Index(tantivy::TantivyError::InternalError("the index kept changing while it was read".into())))
+    }
+
+    /// Saves a snapshot when the index changed and the last one is older than [`SNAPSHOT_EVERY`]
+    /// (or this instance has none yet).
+    async fn snapshot_if_due(&self) {
+        let due = self.inner.follow.lock().map(|st| st.dirty && st.snapshot_at.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY)).unwrap_or(false);
+        if !due {
+            return;
+        }
+        if let Ok(mut st) = self.inner.follow.lock() {
+            st.dirty = false;
+            st.snapshot_at = Some(Instant::now());
+        }
+        let started = Instant::now();
+        match self.save_snapshot().await {
+            Ok(bytes) => tracing::info!(bytes, ms = started.elapsed().as_secs_f64() * 1e3, "search snapshot saved"),
+            Err(e) => {
+                tracing::warn!(error = %e, "search snapshot not saved");
+                if let Ok(mut st) = self.inner.follow.lock() {
+                    st.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// The service around an index (new and empty, or restored).
+    fn open(index: Index, fields: Fields, catalog: Catalog, db: Db, store_names: HashMap<String, String>, categories: Vec<catalog::Category>, follow: FollowState) -> Result<Self, SearchError> {
         let writer: IndexWriter = index.writer_with_num_threads(1, 64_000_000)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let me = Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 index,
                 reader,
@@ -174,17 +342,11 @@ impl SearchIndex {
                 fields,
                 catalog,
                 db,
-                store_names: RwLock::new(HashMap::new()),
+                store_names: RwLock::new(store_names),
                 category_names: RwLock::new(categories.into_iter().map(|c| (c.path, c.name)).collect()),
-                follow: Mutex::new(FollowState { cursor, applied: HashMap::new() }),
+                follow: Mutex::new(follow),
             }),
-        };
-        let n = rows.len();
-        let this = me.clone();
-        tokio::task::spawn_blocking(move || this.replace_all(&rows))
-            .await
-            .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))??;
-        Ok((me, BuildStats { documents: n, took: started.elapsed() }))
+        })
     }
 
     fn thumb(&self, r: &IndexRow) -> Option<String> {
@@ -236,11 +398,17 @@ impl SearchIndex {
 
     /// Applies catalogue events committed since the last call. Returns how many products changed.
     pub async fn catch_up(&self) -> Result<usize, SearchError> {
+        Ok(self.catch_up_counted().await?.0)
+    }
+
+    /// [`SearchIndex::catch_up`], also returning how many events it read.
+    async fn catch_up_counted(&self) -> Result<(usize, usize), SearchError> {
         let (cursor, window_start) = {
             let st = self.inner.follow.lock().map_err(|_| poisoned())?;
             (st.cursor, Timestamp::now().minus(Duration::from_secs(10)).0)
         };
-        let events = kernel::outbox::tail(&self.inner.db, cursor, Timestamp(window_start), FOLLOWED, 2000).await?;
+        let events = kernel::outbox::tail(&self.inner.db, cursor, Timestamp(window_start), FOLLOWED, CATCH_UP_BATCH).await?;
+        let read = events.len();
         let mut products: HashSet<String> = HashSet::new();
         let mut store_changed = false;
         {
@@ -267,6 +435,9 @@ impl SearchIndex {
                     }
                 }
             }
+            if !products.is_empty() || store_changed {
+                st.dirty = true;
+            }
         }
         if store_changed {
             // a store's name is on all its products: rebuild (stores change rarely)
@@ -275,11 +446,11 @@ impl SearchIndex {
             tokio::task::spawn_blocking(move || this.replace_all(&rows))
                 .await
                 .map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))??;
-            return Ok(products.len());
+            return Ok((products.len(), read));
         }
         let ids: Vec<String> = products.into_iter().collect();
         self.refresh_products(&ids).await?;
-        Ok(ids.len())
+        Ok((ids.len(), read))
     }
 
     /// Follows the outbox until `stop`: wakes on local commits and (PostgreSQL) other instances'
@@ -290,6 +461,7 @@ impl SearchIndex {
             if let Err(e) = self.catch_up().await {
                 tracing::warn!(error = %e, "search index catch-up failed; retrying");
             }
+            self.snapshot_if_due().await;
             tokio::select! {
                 _ = stop.notified() => break,
                 _ = wake.changed() => {}
@@ -298,9 +470,50 @@ impl SearchIndex {
         }
     }
 
+    fn cursor(&self) -> i64 {
+        self.inner.follow.lock().map(|st| st.cursor).unwrap_or(i64::MAX)
+    }
+
     pub fn num_docs(&self) -> u64 {
         self.inner.reader.searcher().num_docs()
     }
+}
+
+/// Events one catch-up reads at most.
+const CATCH_UP_BATCH: i64 = 2000;
+
+/// An index and its store names from a snapshot body.
+fn decode(body: &[u8]) -> Result<(Index, HashMap<String, String>), SearchError> {
+    let damaged = |e: kernel::snapshot::Damaged| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string()));
+    let mut r = kernel::snapshot::Reader::new(body);
+    if r.str().map_err(damaged)? != "bespoke-search" {
+        return Err(damaged(kernel::snapshot::Damaged("not a search snapshot")));
+    }
+    let dir = tantivy::directory::RamDirectory::create();
+    let n = r.len(16).map_err(damaged)?;
+    let mut managed = Vec::with_capacity(n);
+    for _ in 0..n {
+        let path = r.str().map_err(damaged)?.to_owned();
+        let bytes = r.bytes().map_err(damaged)?;
+        // paths are tantivy's own file names: anything else is not ours
+        if path.contains('/') || path.contains("..") || path.starts_with('.') {
+            return Err(damaged(kernel::snapshot::Damaged("a file name is not an index file's")));
+        }
+        dir.atomic_write(std::path::Path::new(&path), bytes).map_err(|e| SearchError::Index(e.into()))?;
+        if path != "meta.json" {
+            managed.push(path);
+        }
+    }
+    // the segment files are tantivy's to delete once merged away
+    let list = serde_json::to_vec(&managed).map_err(|e| SearchError::Index(tantivy::TantivyError::InternalError(e.to_string())))?;
+    tantivy::Directory::atomic_write(&dir, std::path::Path::new(".managed.json"), &list).map_err(|e| SearchError::Index(e.into()))?;
+    let mut names = HashMap::new();
+    for _ in 0..r.len(16).map_err(damaged)? {
+        let slug = r.str().map_err(damaged)?.to_owned();
+        names.insert(slug, r.str().map_err(damaged)?.to_owned());
+    }
+    let index = Index::open(dir)?;
+    Ok((index, names))
 }
 
 fn poisoned() -> SearchError {
