@@ -21,8 +21,11 @@ pub struct Catalog {
     images: Arc<dyn ImageStore>,
     /// the window's most active listings, best first, and when they were read: a month's ranking
     /// does not move in a minute, and reading it costs a sort of every activity row in the window
-    trending: Arc<std::sync::Mutex<Option<(std::time::Instant, Vec<String>)>>>,
+    trending: Arc<std::sync::Mutex<Option<Ranking>>>,
 }
+
+/// Listing ids, most active first, and when they were read.
+type Ranking = (std::time::Instant, Vec<String>);
 
 /// How long the trending ranking is reused.
 const TRENDING_TTL: std::time::Duration = std::time::Duration::from_secs(60);

@@ -25,6 +25,41 @@ pub async fn load(db: &Db, name: &str) -> Result<Option<Snapshot>, sqlx::Error> 
     row.map(|r| Ok(Snapshot { format: r.try_get(0)?, position: r.try_get(1)?, taken_at: Timestamp(r.try_get(2)?), body: r.try_get(3)? })).transpose()
 }
 
+/// A snapshot a starting instance may load, and the outbox position to follow from after it.
+pub struct Usable {
+    pub body: Vec<u8>,
+    pub taken_at: Timestamp,
+    /// The snapshot's position, moved back to before the first event created in the
+    /// [`MARGIN`] before it was taken: those may have committed (or been applied by a concurrent
+    /// catch-up) after the snapshot read its position, so they are applied again (idempotently).
+    pub cursor: i64,
+}
+
+/// How long before a snapshot was taken events are applied again after loading it.
+pub const MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+/// How old a snapshot a starting instance trusts (popularity drifts day by day, and the outbox is
+/// pruned after 30 days).
+pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// The snapshot under `name` if it is of `format`, under [`MAX_AGE`] old, not from the future and
+/// not ahead of the outbox (then it comes from another history of this database); else none, and
+/// the caller rebuilds.
+pub async fn load_usable(db: &Db, name: &str, format: &str) -> Result<Option<Usable>, sqlx::Error> {
+    let Some(snap) = load(db, name).await? else { return Ok(None) };
+    let now = Timestamp::now();
+    if snap.format != format || snap.taken_at < now.minus(MAX_AGE) || snap.taken_at > now.plus(MARGIN) {
+        return Ok(None);
+    }
+    if snap.position > crate::outbox::last_seq(db).await? {
+        return Ok(None);
+    }
+    let cursor = match crate::outbox::first_seq_since(db, snap.taken_at.minus(MARGIN)).await? {
+        Some(first) => snap.position.min(first - 1),
+        None => snap.position,
+    };
+    Ok(Some(Usable { body: snap.body, taken_at: snap.taken_at, cursor }))
+}
+
 /// When the snapshot under `name` was taken, without reading its body.
 pub async fn taken_at(db: &Db, name: &str) -> Result<Option<Timestamp>, sqlx::Error> {
     let v: Option<i64> = sqlx::query_scalar("SELECT taken_at FROM state_snapshot WHERE name = $1").bind(name).fetch_optional(db.reader()).await?;

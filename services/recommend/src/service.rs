@@ -249,11 +249,10 @@ fn meta(r: &IndexRow) -> ItemMeta {
     }
 }
 
-/// The item space's snapshot name, its layout, and how old a one a starting instance trusts (it is
-/// rebuilt and saved every 10 minutes while an instance runs).
+/// The item space's snapshot name and layout (it is rebuilt and saved every 10 minutes while an
+/// instance runs).
 const ITEMS_SNAPSHOT: &str = "recommend-items";
 const ITEMS_FORMAT: &str = "items/1";
-const ITEMS_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
 
 async fn save_items(db: &Db, position: i64, taken_at: Timestamp, body: Vec<u8>) {
     match kernel::snapshot::save(db, ITEMS_SNAPSHOT, ITEMS_FORMAT, position, taken_at, &body).await {
@@ -264,19 +263,8 @@ async fn save_items(db: &Db, position: i64, taken_at: Timestamp, body: Vec<u8>) 
 
 /// The stored item space and the outbox position to follow from, when a usable one is stored.
 async fn restore_items(db: &Db) -> Result<Option<(i64, ItemSpace)>, ServiceError> {
-    let Some(snap) = kernel::snapshot::load(db, ITEMS_SNAPSHOT).await? else { return Ok(None) };
-    let now = Timestamp::now();
-    if snap.format != ITEMS_FORMAT || snap.taken_at < now.minus(ITEMS_MAX_AGE) || snap.taken_at > now.plus(Duration::from_secs(60)) {
-        return Ok(None);
-    }
-    if snap.position > kernel::outbox::last_seq(db).await? {
-        return Ok(None);
-    }
-    // events from a minute before it was taken are applied again (they may have committed after)
-    let cursor = match kernel::outbox::first_seq_since(db, snap.taken_at.minus(Duration::from_secs(60))).await? {
-        Some(first) => snap.position.min(first - 1),
-        None => snap.position,
-    };
+    let Some(snap) = kernel::snapshot::load_usable(db, ITEMS_SNAPSHOT, ITEMS_FORMAT).await? else { return Ok(None) };
+    let cursor = snap.cursor;
     let body = snap.body;
     let space = tokio::task::spawn_blocking(move || ItemSpace::decode(&body))
         .await

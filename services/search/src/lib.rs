@@ -162,14 +162,8 @@ pub struct BuildStats {
 
 /// The snapshot's name in `state_snapshot`.
 const SNAPSHOT: &str = "search";
-/// A starting instance trusts a snapshot this young; older ones (popularity drifts day by day, and
-/// the outbox is pruned after 30 days) mean a rebuild.
-const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
 /// A running instance saves a snapshot this often while the index changes.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(600);
-/// Events created this long before a snapshot was taken are re-applied after restoring it: they
-/// may have committed (or been applied by a concurrent catch-up) after the snapshot read its cursor.
-const SNAPSHOT_MARGIN: Duration = Duration::from_secs(60);
 /// Bump when [`document`] changes what it writes for the same row.
 const DOCUMENT_VERSION: u32 = 1;
 
@@ -215,20 +209,9 @@ impl SearchIndex {
 
     async fn restore(db: &Db, catalog: &Catalog) -> Result<Option<(Self, BuildStats)>, SearchError> {
         let started = Instant::now();
-        let Some(snap) = kernel::snapshot::load(db, SNAPSHOT).await? else { return Ok(None) };
         let (schema, fields) = schema();
-        let now = Timestamp::now();
-        if snap.format != snapshot_format(&schema) || snap.taken_at < now.minus(SNAPSHOT_MAX_AGE) || snap.taken_at > now.plus(SNAPSHOT_MARGIN) {
-            return Ok(None);
-        }
-        // a snapshot ahead of the outbox comes from another history of this database
-        if snap.position > kernel::outbox::last_seq(db).await? {
-            return Ok(None);
-        }
-        let cursor = match kernel::outbox::first_seq_since(db, snap.taken_at.minus(SNAPSHOT_MARGIN)).await? {
-            Some(first) => snap.position.min(first - 1),
-            None => snap.position,
-        };
+        let Some(snap) = kernel::snapshot::load_usable(db, SNAPSHOT, &snapshot_format(&schema)).await? else { return Ok(None) };
+        let (now, cursor) = (Timestamp::now(), snap.cursor);
         let categories = catalog.categories().await?;
         let body = snap.body;
         let (index, names) = tokio::task::spawn_blocking(move || decode(&body))
