@@ -82,7 +82,8 @@ enum RecommendCommand {
         /// At most this many epochs (early stopping usually ends sooner).
         #[arg(long)]
         epochs: Option<usize>,
-        /// Only these models, comma-separated (popularity, content, ease, mf-bpr, gmf, mlp, neumf, ensemble).
+        /// Only these models, comma-separated (popularity, content, ease, ials, mf-bpr, gmf, mlp, neumf, ensemble:
+        /// the weighted blend of the others trained in the same run).
         #[arg(long, value_delimiter = ',')]
         models: Vec<String>,
         /// Skip precision / recall / F1 at 10 (which trains each model a second time).

@@ -14,12 +14,18 @@
 //!   hydration scripts, and Stripe's origins when Stripe is on), `frame-ancestors 'none'`,
 //!   `X-Frame-Options`, `nosniff`, a referrer policy, a permissions policy, and HSTS when the site is
 //!   served over TLS.
+//! - **Oversized bodies**: a body refused with 413 before it was read to the end is read on (up to
+//!   8 MiB, for at most 2 s) and thrown away before the answer goes out, as web servers' "lingering
+//!   close" does: closing a socket with unread data resets the connection, and the client may then
+//!   lose the 413 that explains its mistake.
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+
+use futures::StreamExt;
 
 use axum::{
     body::Body,
@@ -218,7 +224,13 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             );
         }
     }
+    let (req, tail) = keep_tail(req);
     let mut res = next.run(req).await;
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if let Some(t) = tail {
+            drain(t).await;
+        }
+    }
     if res.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&res) {
         res = refusal(&path, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than this endpoint accepts".into(), None);
     } else if res.status().is_client_error() && is_plain_text(&res) && path.starts_with("/api/") {
@@ -232,6 +244,41 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     secure_headers(&state, &mut res);
     res
+}
+
+/// What is left of a large request body once the handler has stopped reading it.
+type Tail = Arc<tokio::sync::Mutex<axum::body::BodyDataStream>>;
+
+/// A body over the smallest limit (64 KiB), or of unknown length, is handed to the handler through
+/// a shared stream, so that what the handler leaves unread can still be drained.
+fn keep_tail(req: Request) -> (Request, Option<Tail>) {
+    let h = req.headers();
+    let large = h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).is_some_and(|n| n > 64 * 1024) || h.contains_key(header::TRANSFER_ENCODING);
+    if !large {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    let tail: Tail = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
+    let stream = futures::stream::unfold(tail.clone(), |t| async move {
+        let next = t.lock().await.next().await;
+        next.map(|chunk| (chunk, t))
+    });
+    (Request::from_parts(parts, Body::from_stream(stream)), Some(tail))
+}
+
+/// Reads and drops the rest of a refused body: at most 8 MiB, for at most 2 s.
+async fn drain(tail: Tail) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async move {
+        let mut stream = tail.lock().await;
+        let mut read = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            read += chunk.len();
+            if read > 8 * 1024 * 1024 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn is_plain_text(res: &Response) -> bool {

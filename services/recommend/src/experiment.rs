@@ -7,7 +7,8 @@ use std::time::Instant;
 use crate::content::{tokens, ContentScorer, Vectors};
 use crate::data::{self, Dataset, Interactions, TestCase};
 use crate::ease::{self, Ease};
-use crate::eval::{holdout_top10, leave_one_out, Blend, Metrics, Popularity, Scorer, TopK};
+use crate::eval::{fit_blend_weights, holdout_top10, leave_one_out, Blend, Metrics, Popularity, Scorer, TopK};
+use crate::ials::{self, Ials, IalsConfig};
 use crate::model::{self, Bar, CandleScorer, Config, Kind, Progress, Quiet, Trained};
 use crate::onnx::{self, TractScorer};
 use crate::report::{self, Run};
@@ -170,6 +171,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
     // EASE^R, λ chosen on the validation item
     let mut ease_val: Option<Ease> = None;
     let mut ease_full: Option<Ease> = None;
+    let mut ease_hold: Option<Ease> = None;
     if (opts.wants("ease") || opts.wants("ensemble")) && d.train.n_items <= ease::MAX_ITEMS {
         let t0 = Instant::now();
         let mut best: Option<(f64, f64, Ease)> = None;
@@ -187,12 +189,66 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
             tried.push(run("EASE^R", format!("λ={lambda} fitted without each user's latest training item, on the test"), on_tests(&e, &tests), vec![], 0.0));
             let full = Ease::fit(&d.train, lambda)?;
             let m = on_tests(&full, &tests);
-            let tk = topk_of(&|tr| Ok(Box::new(Ease::fit(tr, lambda)?)))?;
+            ease_hold = match &holdout {
+                Some((htr, _)) => Some(Ease::fit(htr, lambda)?),
+                None => None,
+            };
+            let tk = match (&holdout, &ease_hold) {
+                (Some((htr, held)), Some(h)) => Some(holdout_top10(h, htr, held)),
+                _ => None,
+            };
             if opts.wants("ease") {
                 emit(&mut per_model, Seeded { name: "EASE^R".into(), metrics: m, history: vec![], config: format!("λ={lambda}"), seconds: t0.elapsed().as_secs_f64(), topk: tk, seeds }, line);
             }
             ease_val = Some(e);
             ease_full = Some(full);
+        }
+    }
+
+    // iALS: the configurations below chosen on validation (best epoch by early stopping), then
+    // fitted again on the whole training set for that many epochs
+    let mut ials_models: Option<(Ials, Ials, Option<Ials>)> = None;
+    if opts.wants("ials") {
+        let t0 = Instant::now();
+        let mut best: Option<(f64, IalsConfig, ials::IalsTrained)> = None;
+        for mut cfg in ials_configs() {
+            if let Some(e) = opts.epochs {
+                cfg.epochs = e;
+            }
+            let t1 = Instant::now();
+            let mut bar = Bar::new(format!("{name} iALS (validation)"), cfg.epochs);
+            let mut quiet = Quiet;
+            let p: &mut dyn Progress = if opts.progress { &mut bar } else { &mut quiet };
+            let tr = ials::train(&cfg, &val_train, &val, p)?;
+            let m = on_tests(&tr.model, &tests);
+            tried.push(run("iALS", format!("{} (validation run, best epoch {}, on the test)", cfg.describe(), tr.best_epoch), m, tr.history.clone(), t1.elapsed().as_secs_f64()));
+            let val_hr = tr.history.iter().map(|e| e.val.hr10).fold(0.0, f64::max);
+            if best.as_ref().is_none_or(|b| val_hr > b.0) {
+                best = Some((val_hr, cfg, tr));
+            }
+        }
+        if let Some((_, cfg, val_tr)) = best {
+            let mut refit = cfg.clone();
+            refit.epochs = val_tr.best_epoch;
+            let mut bar = Bar::new(format!("{name} iALS (refit, {} epochs)", refit.epochs), refit.epochs);
+            let mut quiet = Quiet;
+            let p: &mut dyn Progress = if opts.progress { &mut bar } else { &mut quiet };
+            let full = ials::train(&refit, &d.train, &[], p)?;
+            // the served path: ONNX export (as MF weights) → tract
+            let w = full.model.weights();
+            let tract = TractScorer::load(&onnx::export(&w)?, 1024, w.n_users, w.n_items)?;
+            let m = on_tests(&tract, &tests);
+            let hold = match &holdout {
+                Some((htr, _)) => Some(ials::train(&refit, htr, &[], &mut Quiet)?.model),
+                None => None,
+            };
+            let tk = match (&holdout, &hold) {
+                (Some((htr, held)), Some(h)) => Some(holdout_top10(h, htr, held)),
+                _ => None,
+            };
+            let desc = format!("dim {} λ {} α {} refit {} epochs", cfg.dim, cfg.reg, cfg.unobserved, refit.epochs);
+            emit(&mut per_model, Seeded { name: "iALS".into(), metrics: m, history: val_tr.history.clone(), config: desc, seconds: t0.elapsed().as_secs_f64(), topk: tk, seeds }, line);
+            ials_models = Some((val_tr.model, full.model, hold));
         }
     }
 
@@ -207,7 +263,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
     let mut stages: Vec<Stage> = Vec::new();
     for kind in [Kind::MfBpr, Kind::Gmf, Kind::Mlp, Kind::NeuMF] {
         let key = kind.name().to_lowercase();
-        let needed = opts.wants(&key) || (matches!(kind, Kind::Gmf | Kind::Mlp) && opts.wants("neumf")) || (kind == Kind::NeuMF && opts.wants("ensemble"));
+        let needed = opts.wants(&key) || (matches!(kind, Kind::Gmf | Kind::Mlp) && opts.wants("neumf"));
         if !needed {
             continue;
         }
@@ -287,12 +343,58 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
         }
     }
 
+    // the ensemble of every model trained here (EASE^R, iALS, the neural models): per-list
+    // standardised scores, weights chosen on validation by coordinate ascent
+    if opts.wants("ensemble") {
+        let t0 = Instant::now();
+        // (name, validation-run scorer, refit scorer, holdout scorer)
+        type Part<'a> = (String, Box<dyn Scorer + 'a>, Box<dyn Scorer + 'a>, Option<Box<dyn Scorer + 'a>>);
+        let mut parts: Vec<Part> = Vec::new();
+        if let (Some(v), Some(f)) = (&ease_val, &ease_full) {
+            parts.push(("EASE^R".into(), Box::new(v), Box::new(f), ease_hold.as_ref().map(|h| Box::new(h) as Box<dyn Scorer>)));
+        }
+        if let Some((v, f, h)) = &ials_models {
+            parts.push(("iALS".into(), Box::new(v), Box::new(f), h.as_ref().map(|h| Box::new(h) as Box<dyn Scorer>)));
+        }
+        for st in &stages {
+            let hold = match &st.holdout {
+                Some(t) => Some(Box::new(CandleScorer::new(&t.weights)?) as Box<dyn Scorer>),
+                None => None,
+            };
+            parts.push((st.kind.name().into(), Box::new(CandleScorer::new(&st.val.weights)?), Box::new(CandleScorer::new(&st.full.weights)?), hold));
+        }
+        if parts.len() >= 2 {
+            let on_val: Vec<&dyn Scorer> = parts.iter().map(|p| p.1.as_ref()).collect();
+            let (w, vm) = fit_blend_weights(&on_val, &val);
+            let desc = parts.iter().zip(&w).map(|(p, w)| format!("{} {w}", p.0)).collect::<Vec<_>>().join(", ");
+            tried.push(run("Ensemble", format!("weights {desc} (validation)"), vm, vec![], 0.0));
+            let b = Blend { parts: parts.iter().zip(&w).map(|(p, &w)| (p.2.as_ref(), w)).collect() };
+            let m = on_tests(&b, &tests);
+            let tk = match &holdout {
+                Some((htr, held)) if parts.iter().all(|p| p.3.is_some()) => {
+                    let hb = Blend { parts: parts.iter().zip(&w).filter_map(|(p, &w)| p.3.as_ref().map(|s| (s.as_ref(), w))).collect() };
+                    Some(holdout_top10(&hb, htr, held))
+                }
+                _ => None,
+            };
+            emit(&mut per_model, Seeded { name: "Ensemble".into(), metrics: m, history: vec![], config: format!("weights {desc}"), seconds: t0.elapsed().as_secs_f64(), topk: tk, seeds }, line);
+        }
+    }
+
     let mut runs: Vec<Run> = per_model
         .into_iter()
         .map(|s| Run { dataset: name.clone(), model: s.name, config: s.config, metrics: s.metrics, seeds: s.seeds, topk: s.topk, history: s.history, seconds: s.seconds, headline: true })
         .collect();
     runs.extend(tried);
     Ok(runs)
+}
+
+/// The iALS settings tried: Rendle et al.'s published ones for ML-1M and for Pinterest (the
+/// sparser set), each up to 24 epochs with early stopping.
+fn ials_configs() -> Vec<IalsConfig> {
+    let ml1m = IalsConfig { epochs: 24, ..IalsConfig::ml1m() };
+    let pinterest = IalsConfig { reg: 0.02, unobserved: 0.007, ..ml1m.clone() };
+    vec![ml1m, pinterest]
 }
 
 pub const ML1M_REFERENCES: &str = "| model | HR@10 | NDCG@10 | source |\n|---|---|---|---|\n\

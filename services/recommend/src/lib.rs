@@ -1,4 +1,4 @@
-//! Recommendations: implicit-feedback models (NeuMF, GMF, MLP, MF-BPR, EASE^R, item popularity,
+//! Recommendations: implicit-feedback models (NeuMF, GMF, MLP, MF-BPR, iALS, EASE^R, item popularity,
 //! content similarity) trained on the CPU with candle, exported to ONNX and served with tract, and the
 //! offline evaluation of them on the NCF leave-one-out protocol.
 //!
@@ -10,6 +10,7 @@ pub mod data;
 pub mod ease;
 pub mod eval;
 pub mod experiment;
+pub mod ials;
 pub mod model;
 pub mod onnx;
 pub mod report;
