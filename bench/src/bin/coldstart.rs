@@ -3,12 +3,15 @@
 //! log gives the parts: opening the database, the search index and the recommendations' item space
 //! (built side by side), and loading the ONNX model into tract.
 //!
-//! `cargo build --release -p server -p bench && ./target/release/coldstart [--products 10000 --runs 15 --backends sqlite,postgres]`
+//! `cargo build --release -p server -p bench && ./target/release/coldstart [--products 10000 --runs 15 --backends sqlite,postgres] [--timeline]`
+//!
+//! `--timeline` also prints, for the last start of each backend, every line the server logged
+//! before the first answer with its time since exec (from the log's own timestamps).
 
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use bench::{arg, cleanup, free_port, fresh_database, rss_kib};
@@ -22,6 +25,15 @@ struct Run {
     model: f64,
     ready: f64,
     rss_mib: f64,
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 UTC timestamp (`2026-12-07T19:20:01.123456Z`),
+/// counted within its day: enough to compare with a start on the same day.
+fn ms_of_day(ts: &str) -> Option<f64> {
+    let t = ts.split('T').nth(1)?.trim_end_matches('Z');
+    let mut p = t.split(':');
+    let (h, m, s): (f64, f64, f64) = (p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?);
+    Some(((h * 60.0 + m) * 60.0 + s) * 1e3)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -61,15 +73,17 @@ fn field(v: &Value, name: &str) -> f64 {
 
 /// One start: exec → first 200 on `/`. The server then runs on for `linger` (the first start after
 /// seeding saves the snapshots the next starts load) before it is killed.
-fn once(url: &str, dir: &std::path::Path, linger: Duration) -> Result<Run, Box<dyn std::error::Error>> {
+fn once(url: &str, dir: &std::path::Path, linger: Duration, timeline: bool) -> Result<Run, Box<dyn std::error::Error>> {
     let port = free_port();
+    let wall0 = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| (d.as_secs_f64() * 1e3) % 86_400_000.0).unwrap_or(0.0);
     let t0 = Instant::now();
     let mut child = Command::new(server_exe())
         .env("DATABASE_URL", url)
         .env("BESPOKE_DATA_DIR", dir)
         .env("BESPOKE_ADDR", format!("127.0.0.1:{port}"))
         .env("BESPOKE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
+        // with the timeline, each request's line too (when it ended and how long it took)
+        .env("RUST_LOG", if timeline { "info,server::http::middleware=debug" } else { "info" })
         .env("MALLOC_MMAP_THRESHOLD_", "131072")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -105,6 +119,17 @@ fn once(url: &str, dir: &std::path::Path, linger: Duration) -> Result<Run, Box<d
     let _ = child.wait();
     for line in log.join().unwrap_or_default() {
         let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+        if timeline {
+            if let Some(at) = v["timestamp"].as_str().and_then(ms_of_day) {
+                let since = at - wall0;
+                if since <= run.first_200 {
+                    let msg = v["message"].as_str().or_else(|| v["fields"]["message"].as_str()).unwrap_or("");
+                    let took = field(&v, "elapsed_ms");
+                    let extra = if took > 0.0 { format!(" (took {took:.1} ms, so began at +{:.1})", since - took) } else { String::new() };
+                    println!("    +{since:>6.1} ms  {msg}{extra}");
+                }
+            }
+        }
         match v["message"].as_str().or_else(|| v["fields"]["message"].as_str()).unwrap_or("") {
             "search index ready" => run.index = field(&v, "ms"),
             "recommendations: item space built" | "recommendations: item space restored from snapshot" => run.item_space = field(&v, "ms"),
@@ -121,6 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let products: usize = arg("--products").and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(15);
     let backends = arg("--backends").unwrap_or_else(|| "sqlite,postgres".into());
+    let timeline = std::env::args().any(|a| a == "--timeline");
     println!("| backend | exec → first 200 on `/` p50 (min–max) ms | search index ms | item space ms | model load (tract) ms | index ∥ item space + model ms | RSS at first page MiB |");
     println!("|---|---|---|---|---|---|---|");
     for backend in backends.split(',') {
@@ -132,15 +158,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // one run to warm the page cache (a deployed function's image is on local disk too)
         // the first start after seeding has no snapshot: it rebuilds, then saves one
         let (url2, dir2) = (url.clone(), dir.clone());
-        let rebuild = tokio::task::spawn_blocking(move || once(&url2, &dir2, Duration::from_secs(10)).map_err(|e| e.to_string())).await??;
+        let rebuild = tokio::task::spawn_blocking(move || once(&url2, &dir2, Duration::from_secs(10), false).map_err(|e| e.to_string())).await??;
         println!(
             "| {backend}, no snapshot (first start after seeding) | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0} |",
             rebuild.first_200, rebuild.index, rebuild.item_space, rebuild.model, rebuild.ready, rebuild.rss_mib
         );
         let mut all = Vec::new();
-        for _ in 0..runs {
+        for k in 0..runs {
             let (url2, dir2) = (url.clone(), dir.clone());
-            all.push(tokio::task::spawn_blocking(move || once(&url2, &dir2, Duration::ZERO).map_err(|e| e.to_string())).await??);
+            let show = timeline && k + 1 == runs;
+            if show {
+                println!("  timeline of the last start ({backend}; the first answer's line is the last):");
+            }
+            let r = tokio::task::spawn_blocking(move || once(&url2, &dir2, Duration::ZERO, show).map_err(|e| e.to_string())).await??;
+            if show {
+                println!("    +{:>6.1} ms  first 200 on / read by the client", r.first_200);
+            }
+            all.push(r);
         }
         let first: Vec<f64> = all.iter().map(|r| r.first_200).collect();
         let (lo, hi) = (first.iter().copied().fold(f64::INFINITY, f64::min), first.iter().copied().fold(0.0, f64::max));
