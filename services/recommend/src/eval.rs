@@ -27,6 +27,11 @@ pub fn rank_of(positive: u32, candidates: &[u32], scores: &[f32]) -> usize {
     candidates.iter().zip(scores).filter(|(&c, &s)| c != positive && (s > p || s == p || s.is_nan())).count()
 }
 
+/// A hit's NDCG@10 gain for a positive at rank `r` (0 = first); none outside the ten.
+fn gain_at_10(r: usize) -> Option<f64> {
+    (r < 10).then(|| 1.0 / ((r + 2) as f64).log2())
+}
+
 /// HR@10 and NDCG@10 over the cases, scoring in large batches.
 pub fn leave_one_out(scorer: &dyn Scorer, cases: &[TestCase]) -> Metrics {
     if cases.is_empty() {
@@ -45,10 +50,9 @@ pub fn leave_one_out(scorer: &dyn Scorer, cases: &[TestCase]) -> Metrics {
         for c in chunk {
             let s = &scores[at..at + c.candidates.len()];
             at += c.candidates.len();
-            let r = rank_of(c.positive, &c.candidates, s);
-            if r < 10 {
+            if let Some(g) = gain_at_10(rank_of(c.positive, &c.candidates, s)) {
                 hits += 1.0;
-                ndcg += 1.0 / ((r + 2) as f64).log2();
+                ndcg += g;
             }
         }
     }
@@ -172,10 +176,9 @@ pub fn fit_blend_weights(parts: &[&dyn Scorer], cases: &[TestCase]) -> (Vec<f32>
             s.clear();
             s.extend((at..at + n).map(|k| std.iter().zip(w).map(|(p, w)| w * p[k]).sum::<f32>()));
             at += n;
-            let r = rank_of(c.positive, &c.candidates, &s);
-            if r < 10 {
+            if let Some(g) = gain_at_10(rank_of(c.positive, &c.candidates, &s)) {
                 hits += 1.0;
-                ndcg += 1.0 / ((r + 2) as f64).log2();
+                ndcg += g;
             }
         }
         let n = cases.len().max(1) as f64;

@@ -85,18 +85,19 @@ struct Seeded {
     seeds: usize,
 }
 
+/// A progress bar on standard error when `show`, else nothing.
+fn progress(show: bool, label: &str, epochs: usize) -> Box<dyn Progress> {
+    if show {
+        Box::new(Bar::new(label, epochs))
+    } else {
+        Box::new(Quiet)
+    }
+}
+
 /// Trains on `train`; with validation cases it stops early on them and keeps the best epoch,
 /// without (a refit) it runs `cfg.epochs` and keeps the last.
-fn neural(cfg: &Config, train: &Interactions, val: &[TestCase], init: Option<&(model::Weights, model::Weights)>, progress: bool, label: &str) -> Result<Trained> {
-    let mut bar;
-    let mut quiet = Quiet;
-    let p: &mut dyn Progress = if progress {
-        bar = Bar::new(label, cfg.epochs);
-        &mut bar
-    } else {
-        &mut quiet
-    };
-    model::train(cfg, train, val, init, p)
+fn neural(cfg: &Config, train: &Interactions, val: &[TestCase], init: Option<&(model::Weights, model::Weights)>, show: bool, label: &str) -> Result<Trained> {
+    model::train(cfg, train, val, init, progress(show, label, cfg.epochs).as_mut())
 }
 
 /// HR@10 / NDCG@10 averaged over the test sets (one per seed of sampled negatives).
@@ -216,10 +217,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
                 cfg.epochs = e;
             }
             let t1 = Instant::now();
-            let mut bar = Bar::new(format!("{name} iALS (validation)"), cfg.epochs);
-            let mut quiet = Quiet;
-            let p: &mut dyn Progress = if opts.progress { &mut bar } else { &mut quiet };
-            let tr = ials::train(&cfg, &val_train, &val, p)?;
+            let tr = ials::train(&cfg, &val_train, &val, progress(opts.progress, &format!("{name} iALS (validation)"), cfg.epochs).as_mut())?;
             let m = on_tests(&tr.model, &tests);
             tried.push(run("iALS", format!("{} (validation run, best epoch {}, on the test)", cfg.describe(), tr.best_epoch), m, tr.history.clone(), t1.elapsed().as_secs_f64()));
             let val_hr = tr.history.iter().map(|e| e.val.hr10).fold(0.0, f64::max);
@@ -230,10 +228,7 @@ pub fn evaluate(dir: &Path, opts: &EvalOptions, line: &mut dyn FnMut(&str)) -> R
         if let Some((_, cfg, val_tr)) = best {
             let mut refit = cfg.clone();
             refit.epochs = val_tr.best_epoch;
-            let mut bar = Bar::new(format!("{name} iALS (refit, {} epochs)", refit.epochs), refit.epochs);
-            let mut quiet = Quiet;
-            let p: &mut dyn Progress = if opts.progress { &mut bar } else { &mut quiet };
-            let full = ials::train(&refit, &d.train, &[], p)?;
+            let full = ials::train(&refit, &d.train, &[], progress(opts.progress, &format!("{name} iALS (refit, {} epochs)", refit.epochs), refit.epochs).as_mut())?;
             // the served path: ONNX export (as MF weights) → tract
             let w = full.model.weights();
             let tract = TractScorer::load(&onnx::export(&w)?, 1024, w.n_users, w.n_items)?;
