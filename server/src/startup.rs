@@ -343,19 +343,25 @@ impl Application {
 pub async fn assemble(settings: Settings, db: Db, local: Option<SocketAddr>) -> Result<AppState, StartError> {
     let accounts = Accounts::new(db.clone(), accounts_config(&settings));
     let hub = Hub::for_db(&db);
-    let bus = event_bus(&db, &hub, &settings).await?;
     let catalog = catalog(&db, &settings);
-    // the category tree is reference data every deployment has (idempotent)
-    let t = std::time::Instant::now();
-    crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
-    tracing::info!(ms = t.elapsed().as_secs_f64() * 1e3, "category tree checked");
     // the search index and the recommendations' item space are built side by side (each on a
-    // blocking thread): a cold start waits for the slower of the two, not their sum
+    // blocking thread), while the event bus checks its subscriptions and the category tree (reference
+    // data every deployment has; idempotent) is checked: a cold start waits for the slowest of them,
+    // not their sum
     let started = std::time::Instant::now();
-    let (search, recommend) = tokio::join!(
+    let checks = async {
+        let bus = event_bus(&db, &hub, &settings).await?;
+        let t = std::time::Instant::now();
+        crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
+        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, categories_ms = t.elapsed().as_secs_f64() * 1e3, "event subscriptions and category tree checked");
+        Ok::<_, StartError>(bus)
+    };
+    let (bus, search, recommend) = tokio::join!(
+        checks,
         SearchIndex::start(db.clone(), catalog.clone()),
         recommend::Recommender::start(db.clone(), catalog.clone(), settings.recommend.clone())
     );
+    let bus = bus?;
     let (search, stats) = search.map_err(|e| StartError::Search(e.to_string()))?;
     tracing::info!(documents = stats.documents, ms = stats.took.as_secs_f64() * 1e3, from_snapshot = stats.from_snapshot, "search index ready");
     let recommend = recommend.map_err(|e| StartError::Search(e.to_string()))?;
@@ -440,6 +446,11 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, ctx.clone(), move || app::shell(shell_opts.clone()))
         .fallback(file_and_error_handler_with_context::<AppState, _>(move || fallback_state.provide(), app::shell))
         .with_state(state.clone());
+    // a page GET whose render is stuck is rendered again alongside (`http::cache::hedged`)
+    let pages = Router::new().fallback_service(tower::service_fn(move |req: axum::extract::Request| {
+        let pages = pages.clone();
+        async move { Ok::<_, std::convert::Infallible>(http::cache::hedged(pages, req).await) }
+    }));
     http::routes(state.clone())
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), http::guard::guard))

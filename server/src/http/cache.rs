@@ -111,6 +111,46 @@ fn page_digest(html: &str, nonce: Option<&str>) -> sha2::digest::Output<Sha256> 
     hasher.finalize()
 }
 
+/// After this long without an answer head, a page GET is rendered a second time alongside the
+/// first, and whichever answers first is sent (see [`hedged`]).
+pub const HEDGE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Serves a page request from `pages`; a GET or HEAD that has no answer head after [`HEDGE_AFTER`]
+/// is rendered once more alongside, and the first answer wins.
+///
+/// Why: a page rendered whole before it is sent (the public ones, `SsrMode::Async`) waits for every
+/// `<Suspense>` of the page, and the framework has had lost-wakeup races there (leptos#4851,
+/// #4673, #4698: one render in thousands never finishes while the process serves everything else in
+/// milliseconds). Our suites saw it about once in 300 renders of the home page under full
+/// parallel load. A page GET has no side effects, so a second render is safe; the first keeps
+/// running in case it was only slow. Renders normally take milliseconds, so this costs nothing
+/// unless a render is stuck.
+pub async fn hedged(pages: axum::Router, req: Request) -> Response {
+    hedged_after(HEDGE_AFTER, pages, req).await
+}
+
+async fn hedged_after(after: std::time::Duration, pages: axum::Router, req: Request) -> Response {
+    use tower::ServiceExt;
+    let answer = |r: Result<Response, std::convert::Infallible>| r.unwrap_or_else(|never| match never {});
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return answer(pages.oneshot(req).await);
+    }
+    // a page GET's body is not read: the second render gets an empty one
+    let (parts, body) = req.into_parts();
+    let first = pages.clone().oneshot(Request::from_parts(parts.clone(), body));
+    tokio::pin!(first);
+    tokio::select! {
+        r = &mut first => return answer(r),
+        _ = tokio::time::sleep(after) => {}
+    }
+    tracing::warn!(path = %parts.uri.path(), after_ms = after.as_millis() as u64, "no answer yet: rendering the page a second time alongside");
+    let second = pages.oneshot(Request::from_parts(parts, Body::empty()));
+    tokio::select! {
+        r = first => answer(r),
+        r = second => answer(r),
+    }
+}
+
 pub async fn cache(req: Request, next: Next) -> Response {
     cache_within(RENDER_LIMIT, req, next).await
 }
@@ -200,6 +240,44 @@ mod tests {
         assert!(String::from_utf8_lossy(&body).contains("took too long"));
         let res = app.oneshot(Request::get("/fast").body(Body::empty()).expect("request")).await.expect("answer");
         assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_stuck_render_is_rendered_again_and_a_slow_one_is_still_awaited() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let pages = axum::Router::new()
+            // the first render never finishes; the second answers at once
+            .route("/stuck", axum::routing::get(move || {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    format!("render {n}")
+                }
+            }))
+            // slower than the hedge, but it finishes before the second render does
+            .route("/slow", axum::routing::get(|| async {
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                "slow"
+            }))
+            .route("/form", axum::routing::post(|| std::future::pending::<&'static str>()));
+        let after = std::time::Duration::from_millis(100);
+        let started = std::time::Instant::now();
+        let res = hedged_after(after, pages.clone(), Request::get("/stuck").body(Body::empty()).expect("request")).await;
+        assert!(started.elapsed() >= after && started.elapsed() < after * 20, "{:?}", started.elapsed());
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(&axum::body::to_bytes(res.into_body(), 1024).await.expect("body")[..], b"render 1");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        let res = hedged_after(after, pages.clone(), Request::get("/slow").body(Body::empty()).expect("request")).await;
+        assert_eq!(&axum::body::to_bytes(res.into_body(), 1024).await.expect("body")[..], b"slow");
+
+        // what is not a GET is never sent twice
+        let post = hedged_after(after, pages, Request::post("/form").body(Body::empty()).expect("request"));
+        assert!(tokio::time::timeout(after * 3, post).await.is_err(), "a POST waits for its one answer");
     }
 
     #[test]
