@@ -350,10 +350,18 @@ pub async fn assemble(settings: Settings, db: Db, local: Option<SocketAddr>) -> 
     // not their sum
     let started = std::time::Instant::now();
     let checks = async {
-        let bus = event_bus(&db, &hub, &settings).await?;
+        let (bus, ()) = tokio::join!(event_bus(&db, &hub, &settings), db.warm_readers(4));
+        let bus = bus?;
         let t = std::time::Instant::now();
         crate::seed::catalogue::ensure_categories(&catalog).await.map_err(|e| StartError::Search(e.to_string()))?;
         tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, categories_ms = t.elapsed().as_secs_f64() * 1e3, "event subscriptions and category tree checked");
+        // the home page's "trending" ranking (kept for a minute) is worked out now, not in the
+        // first visitor's request
+        let t = std::time::Instant::now();
+        if let Err(e) = catalog.trending(8).await {
+            tracing::warn!(error = %e, "could not work out the trending listings ahead");
+        }
+        tracing::info!(ms = t.elapsed().as_secs_f64() * 1e3, "trending listings worked out");
         Ok::<_, StartError>(bus)
     };
     let (bus, search, recommend) = tokio::join!(

@@ -32,6 +32,20 @@ pub fn hash_password(password: &str, params: Argon2Params) -> Result<String, Str
     h.hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
+/// A PHC string with `params`, a random salt and a random output: verifying any password against
+/// it costs what verifying against a real hash costs (argon2 recomputes the hash from the salt and
+/// the parameters), and it matches no password. Unknown emails are verified against it so timing
+/// does not tell which accounts exist; it is made without hashing anything (a real hash is tens of
+/// milliseconds of every cold start).
+pub fn decoy_hash(params: Argon2Params) -> String {
+    use rand::RngCore;
+    let mut out = [0u8; 32];
+    OsRng.fill_bytes(&mut out);
+    let salt = SaltString::generate(&mut OsRng);
+    let out = data_encoding::BASE64_NOPAD.encode(&out);
+    format!("$argon2id$v=19$m={},t={},p={}${}${out}", params.memory_kib, params.iterations, params.parallelism, salt.as_str())
+}
+
 /// Verifies with the parameters stored in the PHC string itself.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
@@ -63,5 +77,27 @@ mod tests {
         // salts differ, so equal passwords give different hashes
         let again = hash_password("correct horse battery", Argon2Params::default()).unwrap_or_default();
         assert_ne!(phc, again);
+    }
+
+    #[test]
+    fn a_decoy_hash_costs_a_real_verification_and_matches_nothing() {
+        let p = Argon2Params::default();
+        let decoy = decoy_hash(p);
+        let parsed = PasswordHash::new(&decoy).expect("a PHC string");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!((parsed.params.get_decimal("m"), parsed.params.get_decimal("t"), parsed.params.get_decimal("p")), (Some(19_456), Some(2), Some(1)));
+        assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+        assert_ne!(decoy, decoy_hash(p), "random salt and output");
+        // the same work as checking a real hash: a full argon2 computation, then no match
+        let real = hash_password("pw", p).unwrap_or_default();
+        let timed = |phc: &str| {
+            let t = std::time::Instant::now();
+            for _ in 0..3 {
+                assert!(!verify_password("not it", phc));
+            }
+            t.elapsed()
+        };
+        let (d, r) = (timed(&decoy), timed(&real));
+        assert!(d * 2 > r && r * 2 > d, "decoy {d:?} against real {r:?}");
     }
 }

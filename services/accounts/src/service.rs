@@ -75,7 +75,7 @@ fn now_unix() -> u64 {
 
 impl Accounts {
     pub fn new(db: Db, cfg: AccountsConfig) -> Self {
-        let dummy = hash_password(&random_token(16), cfg.argon2).unwrap_or_default();
+        let dummy = crate::password::decoy_hash(cfg.argon2);
         Self { db, cfg, dummy_hash: std::sync::Arc::new(dummy) }
     }
 

@@ -179,6 +179,14 @@ impl Db {
         &self.read
     }
 
+    /// Opens up to `n` reader connections now, side by side, and keeps them in the pool: a cold
+    /// start does it while it loads its snapshots, instead of the first requests opening them one
+    /// by one (a few milliseconds each). Errors are left to the first real query to report.
+    pub async fn warm_readers(&self, n: usize) {
+        let conns = futures::future::join_all((0..n).map(|_| self.read.acquire())).await;
+        drop(conns);
+    }
+
     /// Pool for single-statement writes that need no transaction (on SQLite: the one writer).
     pub fn writer(&self) -> &AnyPool {
         &self.write
