@@ -121,10 +121,10 @@ pub const HEDGE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 /// Why: a page rendered whole before it is sent (the public ones, `SsrMode::Async`) waits for every
 /// `<Suspense>` of the page, and the framework has had lost-wakeup races there (leptos#4851,
 /// #4673, #4698: one render in thousands never finishes while the process serves everything else in
-/// milliseconds). Our suites saw one home page render hang in 2 of 4 full runs (8,000
-/// renders under 32-way load did not reproduce it). A page GET has no side effects, so a second render is safe; the first keeps
-/// running in case it was only slow. Renders normally take milliseconds, so this costs nothing
-/// unless a render is stuck.
+/// milliseconds). Our suites saw one home page render hang in 2 of 4 full runs (8,000 renders
+/// under 32-way load did not reproduce it). A page GET has no side effects, so a second render is
+/// safe; the first keeps running in case it was only slow. Renders normally take milliseconds, so
+/// this costs nothing unless a render is stuck.
 pub async fn hedged(pages: axum::Router, req: Request) -> Response {
     hedged_after(HEDGE_AFTER, pages, req).await
 }

@@ -21,8 +21,12 @@ impl Default for Argon2Params {
     }
 }
 
+/// What every hash here is made with (and what a decoy says it was made with).
+const ALGORITHM: Algorithm = Algorithm::Argon2id;
+const VERSION: Version = Version::V0x13;
+
 fn hasher(p: Argon2Params) -> Result<Argon2<'static>, argon2::Error> {
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(p.memory_kib, p.iterations, p.parallelism, None)?))
+    Ok(Argon2::new(ALGORITHM, VERSION, Params::new(p.memory_kib, p.iterations, p.parallelism, None)?))
 }
 
 /// Returns the PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
@@ -43,7 +47,7 @@ pub fn decoy_hash(params: Argon2Params) -> String {
     OsRng.fill_bytes(&mut out);
     let salt = SaltString::generate(&mut OsRng);
     let out = data_encoding::BASE64_NOPAD.encode(&out);
-    format!("$argon2id$v=19$m={},t={},p={}${}${out}", params.memory_kib, params.iterations, params.parallelism, salt.as_str())
+    format!("${}$v={}$m={},t={},p={}${}${out}", ALGORITHM.as_str(), VERSION as u32, params.memory_kib, params.iterations, params.parallelism, salt.as_str())
 }
 
 /// Verifies with the parameters stored in the PHC string itself.

@@ -44,9 +44,9 @@ impl Default for AccountsConfig {
 pub struct Accounts {
     pub(crate) db: Db,
     cfg: AccountsConfig,
-    /// A hash of a random password: unknown emails are verified against it so that timing
-    /// does not reveal which accounts exist.
-    dummy_hash: std::sync::Arc<String>,
+    /// A decoy hash (`password::decoy_hash`): unknown emails are verified against it so that
+    /// timing does not reveal which accounts exist.
+    decoy_hash: std::sync::Arc<String>,
 }
 
 pub(crate) const MFA_CHALLENGE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -75,8 +75,8 @@ fn now_unix() -> u64 {
 
 impl Accounts {
     pub fn new(db: Db, cfg: AccountsConfig) -> Self {
-        let dummy = crate::password::decoy_hash(cfg.argon2);
-        Self { db, cfg, dummy_hash: std::sync::Arc::new(dummy) }
+        let decoy = crate::password::decoy_hash(cfg.argon2);
+        Self { db, cfg, decoy_hash: std::sync::Arc::new(decoy) }
     }
 
     async fn hash(&self, password: &Password) -> Result<String, AccountsError> {
@@ -203,7 +203,7 @@ impl Accounts {
             self.check_throttle("ip", ip, self.cfg.max_failures_per_ip).await?;
         }
         let row = db::account_by_email(self.db.reader(), email.as_str()).await?;
-        let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = row.as_ref().map(|r| r.password_hash.clone()).unwrap_or_else(|| self.decoy_hash.to_string());
         let ok = self.verify(password, &hash).await? && row.is_some();
         let Some(row) = row.filter(|_| ok) else {
             self.fail(email.as_str(), client).await?;

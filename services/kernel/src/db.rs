@@ -183,8 +183,8 @@ impl Db {
     /// start does it while it loads its snapshots, instead of the first requests opening them one
     /// by one (a few milliseconds each). Errors are left to the first real query to report.
     pub async fn warm_readers(&self, n: usize) {
-        let conns = futures::future::join_all((0..n).map(|_| self.read.acquire())).await;
-        drop(conns);
+        // all held until the last is open (so they are `n` connections), then back to the pool
+        futures::future::join_all((0..n).map(|_| self.read.acquire())).await;
     }
 
     /// Pool for single-statement writes that need no transaction (on SQLite: the one writer).
