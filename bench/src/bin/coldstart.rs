@@ -7,6 +7,10 @@
 //!
 //! `--timeline` also prints, for the last start of each backend, every line the server logged
 //! before the first answer with its time since exec (from the log's own timestamps).
+//!
+//! `--baseline PATH` also starts another build of the server (an older commit's) against the same
+//! database, alternating with this one start by start, and prints its row and the ratio: a change
+//! compared within one run, on a machine whose load drifts between runs.
 
 use std::{
     io::{BufRead, BufReader},
@@ -73,11 +77,11 @@ fn field(v: &Value, name: &str) -> f64 {
 
 /// One start: exec → first 200 on `/`. The server then runs on for `linger` (the first start after
 /// seeding saves the snapshots the next starts load) before it is killed.
-fn once(url: &str, dir: &std::path::Path, linger: Duration, timeline: bool) -> Result<Run, Box<dyn std::error::Error>> {
+fn once(exe: &std::path::Path, url: &str, dir: &std::path::Path, linger: Duration, timeline: bool) -> Result<Run, Box<dyn std::error::Error>> {
     let port = free_port();
     let wall0 = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| (d.as_secs_f64() * 1e3) % 86_400_000.0).unwrap_or(0.0);
     let t0 = Instant::now();
-    let mut child = Command::new(server_exe())
+    let mut child = Command::new(exe)
         .env("DATABASE_URL", url)
         .env("BESPOKE_DATA_DIR", dir)
         .env("BESPOKE_ADDR", format!("127.0.0.1:{port}"))
@@ -147,6 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = arg("--runs").and_then(|v| v.parse().ok()).unwrap_or(15);
     let backends = arg("--backends").unwrap_or_else(|| "sqlite,postgres".into());
     let timeline = std::env::args().any(|a| a == "--timeline");
+    let baseline = arg("--baseline").map(std::path::PathBuf::from);
     println!("| backend | exec → first 200 on `/` p50 (min–max) ms | search index ms | item space ms | model load (tract) ms | index ∥ item space + model ms | RSS at first page MiB |");
     println!("|---|---|---|---|---|---|---|");
     for backend in backends.split(',') {
@@ -158,23 +163,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // one run to warm the page cache (a deployed function's image is on local disk too)
         // the first start after seeding has no snapshot: it rebuilds, then saves one
         let (url2, dir2) = (url.clone(), dir.clone());
-        let rebuild = tokio::task::spawn_blocking(move || once(&url2, &dir2, Duration::from_secs(10), false).map_err(|e| e.to_string())).await??;
+        let rebuild = tokio::task::spawn_blocking(move || once(&server_exe(), &url2, &dir2, Duration::from_secs(10), false).map_err(|e| e.to_string())).await??;
         println!(
             "| {backend}, no snapshot (first start after seeding) | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0} |",
             rebuild.first_200, rebuild.index, rebuild.item_space, rebuild.model, rebuild.ready, rebuild.rss_mib
         );
         let mut all = Vec::new();
+        let mut base = Vec::new();
         for k in 0..runs {
+            // the baseline starts before this build on even runs and after it on odd ones, so
+            // neither always follows the other's exit
+            let run_base = |url: String, dir: std::path::PathBuf, exe: Option<std::path::PathBuf>| async move {
+                let Some(exe) = exe else { return Ok::<_, String>(None) };
+                let r = tokio::task::spawn_blocking(move || once(&exe, &url, &dir, Duration::ZERO, false).map_err(|e| e.to_string())).await.map_err(|e| e.to_string())??;
+                Ok(Some(r.first_200))
+            };
+            if k % 2 == 0 {
+                base.extend(run_base(url.clone(), dir.clone(), baseline.clone()).await?);
+            }
             let (url2, dir2) = (url.clone(), dir.clone());
             let show = timeline && k + 1 == runs;
             if show {
                 println!("  timeline of the last start ({backend}; the first answer's line is the last):");
             }
-            let r = tokio::task::spawn_blocking(move || once(&url2, &dir2, Duration::ZERO, show).map_err(|e| e.to_string())).await??;
+            let r = tokio::task::spawn_blocking(move || once(&server_exe(), &url2, &dir2, Duration::ZERO, show).map_err(|e| e.to_string())).await??;
             if show {
                 println!("    +{:>6.1} ms  first 200 on / read by the client", r.first_200);
             }
             all.push(r);
+            if k % 2 == 1 {
+                base.extend(run_base(url.clone(), dir.clone(), baseline.clone()).await?);
+            }
         }
         let first: Vec<f64> = all.iter().map(|r| r.first_200).collect();
         let (lo, hi) = (first.iter().copied().fold(f64::INFINITY, f64::min), first.iter().copied().fold(0.0, f64::max));
@@ -187,6 +206,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             median(all.iter().map(|r| r.ready).collect()),
             median(all.iter().map(|r| r.rss_mib).collect()),
         );
+        if !base.is_empty() {
+            let (lo, hi) = (base.iter().copied().fold(f64::INFINITY, f64::min), base.iter().copied().fold(0.0, f64::max));
+            let (b, n) = (median(base.clone()), median(first.clone()));
+            println!("| {backend}, from snapshots, baseline build | {b:.0} ({lo:.0}–{hi:.0}) | | | | | |");
+            println!("  {backend}: this build's median is {:.2} × the baseline's ({n:.0} against {b:.0} ms, {runs} starts each, alternating)", n / b);
+        }
         cleanup(drop_sql).await;
         let _ = std::fs::remove_dir_all(&dir);
     }

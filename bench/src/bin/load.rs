@@ -441,6 +441,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .env("BESPOKE_LIMITS__CHECKOUT_PER_MINUTE", "0")
         .env("MALLOC_MMAP_THRESHOLD_", "131072")
         .env("RUST_LOG", "warn")
+        // `--server-env K=V,K=V`: A/B runs of the server's environment (an allocator through
+        // LD_PRELOAD, glibc's mmap threshold), the harness unchanged
+        .envs(arg("--server-env").unwrap_or_default().split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())))
         // kept beside the database: what went wrong when a level shows errors
         .stdout(std::fs::File::create(dir.join("server.log"))?)
         .stderr(std::fs::File::create(dir.join("server.err"))?)

@@ -66,8 +66,17 @@ impl DerefMut for Tx {
     }
 }
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+/// The migrations built into this binary. A database may hold migrations a newer release applied
+/// (a rollback to the previous build, or an old instance of a fleet still serving during a deploy):
+/// migrations only ever add, so this build starts on that schema instead of refusing it; a changed
+/// migration it knows is still an error.
+static SQLITE_MIGRATIONS: std::sync::LazyLock<Migrator> = std::sync::LazyLock::new(|| newer_applied_is_fine(sqlx::migrate!("../../migrations/sqlite")));
+static POSTGRES_MIGRATIONS: std::sync::LazyLock<Migrator> = std::sync::LazyLock::new(|| newer_applied_is_fine(sqlx::migrate!("../../migrations/postgres")));
+
+fn newer_applied_is_fine(mut m: Migrator) -> Migrator {
+    m.set_ignore_missing(true);
+    m
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

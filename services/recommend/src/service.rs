@@ -273,6 +273,31 @@ async fn restore_items(db: &Db) -> Result<Option<(i64, ItemSpace)>, ServiceError
     Ok(Some((cursor, space)))
 }
 
+/// The id of the newest good model, if any.
+async fn latest_model_id(db: &Db) -> Result<Option<String>, ServiceError> {
+    let id: Option<String> = sqlx::query_scalar("SELECT model_id FROM rec_model WHERE status = 'ready' ORDER BY created_at DESC, model_id DESC LIMIT 1").fetch_optional(db.reader()).await?;
+    Ok(id)
+}
+
+/// Reads the stored model `id` and loads it into tract (on a blocking thread).
+async fn load_model(db: &Db, id: &str) -> Result<Served, ServiceError> {
+    let started = Instant::now();
+    let row = sqlx::query("SELECT onnx, users, items FROM rec_model WHERE model_id = $1").bind(id).fetch_one(db.reader()).await?;
+    let bytes: Vec<u8> = row.try_get(0)?;
+    let users: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or_default();
+    let items: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(2)?).unwrap_or_default();
+    let (nu, ni) = (users.len(), items.len());
+    let scorer = tokio::task::spawn_blocking(move || TractScorer::load(&bytes, 256, nu, ni)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))??;
+    let served = Served {
+        model_id: id.to_owned(),
+        scorer,
+        users: users.into_iter().enumerate().map(|(k, u)| (u, k as u32)).collect(),
+        items: items.into_iter().enumerate().map(|(k, i)| (i, k as u32)).collect(),
+    };
+    tracing::info!(model = id, ms = started.elapsed().as_secs_f64() * 1e3, "recommendation model loaded");
+    Ok(served)
+}
+
 /// The model being served, with its id maps.
 struct Served {
     model_id: String,
@@ -386,7 +411,15 @@ impl Recommender {
     /// Builds the item space from the published catalogue and loads the newest good model.
     pub async fn start(db: Db, catalog: Catalog, settings: RecSettings) -> Result<Self, ServiceError> {
         let started = Instant::now();
-        let restored = match restore_items(&db).await {
+        // the newest good model loads (tract, on a blocking thread) beside the item space
+        let (restored, model) = tokio::join!(restore_items(&db), async {
+            let id = latest_model_id(&db).await?;
+            match id {
+                Some(id) => load_model(&db, &id).await.map(Some),
+                None => Ok(None),
+            }
+        });
+        let restored = match restored {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "recommendations: item-space snapshot unusable; rebuilding");
@@ -414,7 +447,13 @@ impl Recommender {
                 catalog,
                 settings,
                 items: RwLock::new(Arc::new(space)),
-                model: RwLock::new(None),
+                model: RwLock::new(match model {
+                    Ok(m) => m.map(Arc::new),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no recommendation model loaded; popularity and content only");
+                        None
+                    }
+                }),
                 follow: Mutex::new((cursor, HashMap::new())),
                 training: tokio::sync::Mutex::new(()),
                 progress: Arc::new(Mutex::new(Training::default())),
@@ -425,9 +464,6 @@ impl Recommender {
             // what changed since the snapshot, before the first request
             let n = me.catch_up().await?;
             tracing::info!(items = me.space().ids.len(), changed = n, ms = started.elapsed().as_secs_f64() * 1e3, "recommendations: item space restored from snapshot");
-        }
-        if let Err(e) = me.load_latest().await {
-            tracing::warn!(error = %e, "no recommendation model loaded; popularity and content only");
         }
         Ok(me)
     }
@@ -486,9 +522,7 @@ impl Recommender {
     /// Loads the newest good model if it is not the one being served (a hot swap: requests in
     /// flight keep the model they started with). Returns whether a new model was loaded.
     pub async fn load_latest(&self) -> Result<bool, ServiceError> {
-        let row = sqlx::query("SELECT model_id FROM rec_model WHERE status = 'ready' ORDER BY created_at DESC, model_id DESC LIMIT 1").fetch_optional(self.inner.db.reader()).await?;
-        let Some(row) = row else { return Ok(false) };
-        let id: String = row.try_get(0)?;
+        let Some(id) = latest_model_id(&self.inner.db).await? else { return Ok(false) };
         if self.model_id().as_deref() == Some(id.as_str()) {
             return Ok(false);
         }
@@ -497,23 +531,10 @@ impl Recommender {
     }
 
     async fn load(&self, id: &str) -> Result<(), ServiceError> {
-        let started = Instant::now();
-        let row = sqlx::query("SELECT onnx, users, items FROM rec_model WHERE model_id = $1").bind(id).fetch_one(self.inner.db.reader()).await?;
-        let bytes: Vec<u8> = row.try_get(0)?;
-        let users: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or_default();
-        let items: Vec<String> = serde_json::from_str(&row.try_get::<String, _>(2)?).unwrap_or_default();
-        let (nu, ni) = (users.len(), items.len());
-        let scorer = tokio::task::spawn_blocking(move || TractScorer::load(&bytes, 256, nu, ni)).await.map_err(|e| ServiceError::NotEnoughData(e.to_string()))??;
-        let served = Served {
-            model_id: id.to_owned(),
-            scorer,
-            users: users.into_iter().enumerate().map(|(k, u)| (u, k as u32)).collect(),
-            items: items.into_iter().enumerate().map(|(k, i)| (i, k as u32)).collect(),
-        };
+        let served = load_model(&self.inner.db, id).await?;
         if let Ok(mut g) = self.inner.model.write() {
             *g = Some(Arc::new(served));
         }
-        tracing::info!(model = id, ms = started.elapsed().as_secs_f64() * 1e3, "recommendation model loaded");
         Ok(())
     }
 
