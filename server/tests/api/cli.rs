@@ -85,7 +85,13 @@ async fn an_older_build_runs_on_a_newer_schema(backend: Backend) {
         .await
         .expect("record a newer migration");
     let migrate = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_server")).args(["migrate"]).env("DATABASE_URL", &app.database_url).env_remove("BESPOKE_CONFIG").output()
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["migrate"])
+            .env("DATABASE_URL", &app.database_url)
+            .env("BESPOKE_KEYS", TEST_KEYS)
+            .env("BESPOKE_DATA_DIR", app.data_dir())
+            .env_remove("BESPOKE_CONFIG")
+            .output()
     };
     let out = migrate().await.expect("run server migrate");
     assert!(out.status.success(), "an older build refused a newer schema: {}", String::from_utf8_lossy(&out.stderr));
