@@ -51,12 +51,11 @@ pub async fn run(mut settings: Settings) -> Result<(), lambda_runtime::Error> {
     settings.events_mode = EventsMode::Inline;
     settings.recommend.train_while_following = false;
     let db = startup::connect_db(&settings).await?;
-    let routes = tokio::task::spawn_blocking(startup::page_routes);
-    let state = startup::assemble(settings, db, None).await?;
+    let (state, router) = startup::assemble_and_route(settings, db, None).await?;
     let stop = Arc::new(Notify::new());
     let first = startup::FirstAnswer::default();
     let _background = startup::spawn_background(&state, &stop, first.clone());
-    let router = first.around(startup::router_with(state.clone(), routes.await?));
+    let router = first.around(router);
     tracing::info!(backend = ?state.db.backend(), "serving AWS Lambda invocations");
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
         let (state, router) = (state.clone(), router.clone());

@@ -313,12 +313,8 @@ impl Application {
             .await
             .map_err(|source| StartError::Bind { addr: settings.addr, source })?;
         let local = listener.local_addr().unwrap_or(settings.addr);
-        let routes = tokio::task::spawn_blocking(page_routes);
-        let state = assemble(settings, db, Some(local)).await?;
-        let assembled = started.elapsed();
-        let routes = routes.await.map_err(|e| StartError::Routes(e.to_string()))?;
-        let router = router_with(state.clone(), routes);
-        tracing::info!(services_ms = assembled.as_secs_f64() * 1e3, router_ms = (started.elapsed() - assembled).as_secs_f64() * 1e3, "services assembled and router built");
+        let (state, router) = assemble_and_route(settings, db, Some(local)).await?;
+        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "services assembled and router built");
         Ok(Self { listener, router, state })
     }
 
@@ -341,6 +337,15 @@ impl Application {
         }
         res
     }
+}
+
+/// [`assemble`] and the router over it; the page routes are listed on a blocking thread meanwhile
+/// (see [`page_routes`]).
+pub async fn assemble_and_route(settings: Settings, db: Db, local: Option<SocketAddr>) -> Result<(AppState, Router), StartError> {
+    let routes = tokio::task::spawn_blocking(page_routes);
+    let state = assemble(settings, db, local).await?;
+    let routes = routes.await.map_err(|e| StartError::Routes(e.to_string()))?;
+    Ok((state.clone(), router_with(state, routes)))
 }
 
 /// Every service of the process wired together. `local` is the address this process listens on

@@ -49,6 +49,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// The smallest and the largest.
+fn range(v: &[f64]) -> (f64, f64) {
+    (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(0.0, f64::max))
+}
+
+/// One start of `exe` from the snapshots: exec → first 200 on `/`, ms.
+async fn first_200(exe: &std::path::Path, url: &str, dir: &std::path::Path) -> Result<f64, String> {
+    let (exe, url, dir) = (exe.to_owned(), url.to_owned(), dir.to_owned());
+    let r = tokio::task::spawn_blocking(move || once(&exe, &url, &dir, Duration::ZERO, false).map_err(|e| e.to_string())).await.map_err(|e| e.to_string())??;
+    Ok(r.first_200)
+}
+
 fn server_exe() -> std::path::PathBuf {
     std::env::current_exe().map(|e| e.with_file_name("server")).unwrap_or_else(|_| "server".into())
 }
@@ -173,13 +185,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for k in 0..runs {
             // the baseline starts before this build on even runs and after it on odd ones, so
             // neither always follows the other's exit
-            let run_base = |url: String, dir: std::path::PathBuf, exe: Option<std::path::PathBuf>| async move {
-                let Some(exe) = exe else { return Ok::<_, String>(None) };
-                let r = tokio::task::spawn_blocking(move || once(&exe, &url, &dir, Duration::ZERO, false).map_err(|e| e.to_string())).await.map_err(|e| e.to_string())??;
-                Ok(Some(r.first_200))
-            };
-            if k % 2 == 0 {
-                base.extend(run_base(url.clone(), dir.clone(), baseline.clone()).await?);
+            if let (Some(exe), 0) = (&baseline, k % 2) {
+                base.push(first_200(exe, &url, &dir).await?);
             }
             let (url2, dir2) = (url.clone(), dir.clone());
             let show = timeline && k + 1 == runs;
@@ -191,12 +198,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("    +{:>6.1} ms  first 200 on / read by the client", r.first_200);
             }
             all.push(r);
-            if k % 2 == 1 {
-                base.extend(run_base(url.clone(), dir.clone(), baseline.clone()).await?);
+            if let (Some(exe), 1) = (&baseline, k % 2) {
+                base.push(first_200(exe, &url, &dir).await?);
             }
         }
         let first: Vec<f64> = all.iter().map(|r| r.first_200).collect();
-        let (lo, hi) = (first.iter().copied().fold(f64::INFINITY, f64::min), first.iter().copied().fold(0.0, f64::max));
+        let (lo, hi) = range(&first);
         println!(
             "| {backend}, from snapshots | {:.0} ({lo:.0}–{hi:.0}) | {:.0} | {:.0} | {:.1} | {:.0} | {:.0} |",
             median(first.clone()),
@@ -207,7 +214,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             median(all.iter().map(|r| r.rss_mib).collect()),
         );
         if !base.is_empty() {
-            let (lo, hi) = (base.iter().copied().fold(f64::INFINITY, f64::min), base.iter().copied().fold(0.0, f64::max));
+            let (lo, hi) = range(&base);
             let (b, n) = (median(base.clone()), median(first.clone()));
             println!("| {backend}, from snapshots, baseline build | {b:.0} ({lo:.0}–{hi:.0}) | | | | | |");
             println!("  {backend}: this build's median is {:.2} × the baseline's ({n:.0} against {b:.0} ms, {runs} starts each, alternating)", n / b);

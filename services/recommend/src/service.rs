@@ -279,6 +279,14 @@ async fn latest_model_id(db: &Db) -> Result<Option<String>, ServiceError> {
     Ok(id)
 }
 
+/// The newest good model, loaded, if there is one.
+async fn newest_model(db: &Db) -> Result<Option<Served>, ServiceError> {
+    match latest_model_id(db).await? {
+        Some(id) => load_model(db, &id).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Reads the stored model `id` and loads it into tract (on a blocking thread).
 async fn load_model(db: &Db, id: &str) -> Result<Served, ServiceError> {
     let started = Instant::now();
@@ -412,13 +420,7 @@ impl Recommender {
     pub async fn start(db: Db, catalog: Catalog, settings: RecSettings) -> Result<Self, ServiceError> {
         let started = Instant::now();
         // the newest good model loads (tract, on a blocking thread) beside the item space
-        let (restored, model) = tokio::join!(restore_items(&db), async {
-            let id = latest_model_id(&db).await?;
-            match id {
-                Some(id) => load_model(&db, &id).await.map(Some),
-                None => Ok(None),
-            }
-        });
+        let (restored, model) = tokio::join!(restore_items(&db), newest_model(&db));
         let restored = match restored {
             Ok(found) => found,
             Err(e) => {
